@@ -1,0 +1,195 @@
+// Package event is the Kafka wire contract between IM core and offpush: the JSON message event
+// published to the topic im.messages (DESIGN §2), its types, and Decode, which turns raw bytes
+// into a validated Message or an error that names the offending field.
+//
+// Validation rules, in the order Decode applies them:
+//   - the bytes must be valid UTF-8 and one JSON object (encoding/json would silently replace
+//     invalid UTF-8 with U+FFFD, so it is checked on the raw bytes first);
+//   - a field of the wrong JSON type is an error naming the field ("recipients: want array");
+//   - id, chatType, sender.userId, recipients and elems are required; group (with group.id)
+//     is required when chatType is "group";
+//   - recipients holds 1..MaxRecipients non-empty user ids, elems 1..MaxElems elements of a
+//     known type, atUserIds at most MaxRecipients entries;
+//   - offlinePush.pushFlag is "default", "noPush" or empty.
+//
+// Unknown fields are ignored, so IM core can add fields without breaking older workers.
+package event
+
+import (
+	"time"
+)
+
+// Limits of the event contract (DESIGN §2).
+const (
+	// MaxRecipients is the largest fan-out one event may carry.
+	MaxRecipients = 100000
+	// MaxElems is the largest number of elements in one message.
+	MaxElems = 256
+	// MaxIDLen bounds message, user, group and conversation ids.
+	MaxIDLen = 256
+)
+
+// ChatType is the conversation kind of a message.
+type ChatType string
+
+// Chat types from the IM product specification: one-to-one and group conversations.
+const (
+	C2C   ChatType = "c2c"
+	Group ChatType = "group"
+)
+
+// ElemType is the kind of one message element. The values are the element types of the IM
+// product (its TIMElem subclasses); render decides how each is shown.
+type ElemType string
+
+// Element types. Text, voice, file, image and custom come from the product specification's
+// push-rule table; the others are element types the IM product also has.
+const (
+	Text      ElemType = "text"
+	Image     ElemType = "image"
+	Voice     ElemType = "voice"
+	File      ElemType = "file"
+	Custom    ElemType = "custom"
+	Video     ElemType = "video"
+	Location  ElemType = "location"
+	Face      ElemType = "face"
+	Merger    ElemType = "merger"
+	GroupTips ElemType = "groupTips"
+	System    ElemType = "system"
+)
+
+// knownElemTypes lists the element types Decode accepts.
+var knownElemTypes = map[ElemType]bool{
+	Text: true, Image: true, Voice: true, File: true, Custom: true, Video: true,
+	Location: true, Face: true, Merger: true, GroupTips: true, System: true,
+}
+
+// PushFlag is TIMOfflinePushFlag: whether the message is pushed offline at all.
+type PushFlag string
+
+// Push flags from TIMOfflinePushInfo.pushFlag.
+const (
+	PushDefault PushFlag = "default"
+	NoPush      PushFlag = "noPush"
+)
+
+// NoSound is kIOSOfflinePushNoSound: as a sound it means the push plays no sound.
+const NoSound = "push.no_sound"
+
+// Message is one IM message event as IM core publishes it.
+type Message struct {
+	ID          string       `json:"id"`
+	SDKAppID    int64        `json:"sdkAppId,omitempty"`
+	ChatType    ChatType     `json:"chatType"`
+	Sender      Sender       `json:"sender"`
+	Group       *GroupInfo   `json:"group,omitempty"`
+	Recipients  []string     `json:"recipients"`
+	Elems       []Elem       `json:"elems"`
+	AtUserIDs   []string     `json:"atUserIds,omitempty"`
+	AtAll       bool         `json:"atAll,omitempty"`
+	OfflinePush *OfflinePush `json:"offlinePush,omitempty"`
+	// SentAt is when IM core accepted the message; zero when the producer did not say.
+	SentAt time.Time `json:"sentAt,omitzero"`
+}
+
+// Sender is the author of a message.
+type Sender struct {
+	UserID        string `json:"userId"`
+	Nickname      string `json:"nickname,omitempty"`
+	GroupNameCard string `json:"groupNameCard,omitempty"`
+}
+
+// GroupInfo names the group of a group message.
+type GroupInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// Elem is one element of a message body.
+type Elem struct {
+	Type ElemType `json:"type"`
+	Text string   `json:"text,omitempty"`
+	Desc string   `json:"desc,omitempty"`
+	Data string   `json:"data,omitempty"`
+}
+
+// OfflinePush is TIMOfflinePushInfo: per-message overrides of the offline push.
+type OfflinePush struct {
+	Title    string   `json:"title,omitempty"`
+	Desc     string   `json:"desc,omitempty"`
+	Ext      string   `json:"ext,omitempty"`
+	PushFlag PushFlag `json:"pushFlag,omitempty"`
+	IOS      *IOS     `json:"ios,omitempty"`
+	Android  *Android `json:"android,omitempty"`
+}
+
+// IOS is TIMIOSOfflinePushConfig.
+type IOS struct {
+	Sound       string `json:"sound,omitempty"`
+	IgnoreBadge bool   `json:"ignoreBadge,omitempty"`
+}
+
+// Android is TIMAndroidOfflinePushConfig; it is kept so replays stay faithful, APNs ignores it.
+type Android struct {
+	Title      string `json:"title,omitempty"`
+	Sound      string `json:"sound,omitempty"`
+	NotifyMode string `json:"notifyMode,omitempty"`
+}
+
+// ConversationID is the conversation of the message as seen by recipient: "c2c:{peer}" for a
+// one-to-one message (the peer is the sender) and "group:{id}" for a group message. Receive
+// options are keyed by it.
+func (m *Message) ConversationID() string {
+	if m.ChatType == Group && m.Group != nil {
+		return "group:" + m.Group.ID
+	}
+	return "c2c:" + m.Sender.UserID
+}
+
+// Key is the Kafka message key of the event: the conversation, so one conversation's messages
+// stay ordered on one partition. A c2c conversation is keyed by its two users in sorted order.
+func (m *Message) Key() string {
+	if m.ChatType == Group && m.Group != nil {
+		return "group:" + m.Group.ID
+	}
+	a, b := m.Sender.UserID, ""
+	if len(m.Recipients) > 0 {
+		b = m.Recipients[0]
+	}
+	if b < a {
+		a, b = b, a
+	}
+	return "c2c:" + a + ":" + b
+}
+
+// PushFlagNoPush reports whether the message asks for no offline push at all.
+func (m *Message) PushFlagNoPush() bool {
+	return m.OfflinePush != nil && m.OfflinePush.PushFlag == NoPush
+}
+
+// IsMentioned reports whether userID is @-mentioned by the message (directly or by @all).
+func (m *Message) IsMentioned(userID string) bool {
+	if m.AtAll {
+		return true
+	}
+	for _, u := range m.AtUserIDs {
+		if u == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// Narrow returns a copy of m addressed to the single recipient userID, as the dead-letter topic
+// stores it so that a replay never re-pushes a whole group.
+func (m *Message) Narrow(userID string) *Message {
+	c := *m
+	c.Recipients = []string{userID}
+	if len(c.AtUserIDs) > 0 {
+		c.AtUserIDs = nil
+		if m.IsMentioned(userID) && !m.AtAll {
+			c.AtUserIDs = []string{userID}
+		}
+	}
+	return &c
+}

@@ -1,0 +1,92 @@
+package event
+
+import "fmt"
+
+// Validate checks the decoded message against the contract; Decode calls it. It is exported
+// for producers (offpush publish, tests) that build messages in Go.
+func (m *Message) Validate() error {
+	if err := checkID("id", m.ID); err != nil {
+		return err
+	}
+	switch m.ChatType {
+	case C2C, Group:
+	case "":
+		return fieldErr("chatType", "required")
+	default:
+		return fieldErr("chatType", "unknown %q (want c2c or group)", m.ChatType)
+	}
+	if err := checkID("sender.userId", m.Sender.UserID); err != nil {
+		return err
+	}
+	if m.ChatType == Group {
+		if m.Group == nil {
+			return fieldErr("group", "required for chatType group")
+		}
+		if err := checkID("group.id", m.Group.ID); err != nil {
+			return err
+		}
+	}
+	if err := checkUsers("recipients", m.Recipients, true); err != nil {
+		return err
+	}
+	if err := checkUsers("atUserIds", m.AtUserIDs, false); err != nil {
+		return err
+	}
+	if err := m.validateElems(); err != nil {
+		return err
+	}
+	if p := m.OfflinePush; p != nil {
+		switch p.PushFlag {
+		case "", PushDefault, NoPush:
+		default:
+			return fieldErr("offlinePush.pushFlag", "unknown %q (want default or noPush)", p.PushFlag)
+		}
+	}
+	return nil
+}
+
+func (m *Message) validateElems() error {
+	if len(m.Elems) == 0 {
+		return fieldErr("elems", "must not be empty")
+	}
+	if len(m.Elems) > MaxElems {
+		return fieldErr("elems", "%d elements, at most %d allowed", len(m.Elems), MaxElems)
+	}
+	for i, e := range m.Elems {
+		if e.Type == "" {
+			return fieldErr(fmt.Sprintf("elems[%d].type", i), "required")
+		}
+		if !knownElemTypes[e.Type] {
+			return fieldErr(fmt.Sprintf("elems[%d].type", i), "unknown %q", e.Type)
+		}
+	}
+	return nil
+}
+
+func checkID(field, id string) error {
+	if id == "" {
+		return fieldErr(field, "required")
+	}
+	if len(id) > MaxIDLen {
+		return fieldErr(field, "longer than %d bytes", MaxIDLen)
+	}
+	return nil
+}
+
+func checkUsers(field string, ids []string, required bool) error {
+	if len(ids) == 0 {
+		if required {
+			return fieldErr(field, "must not be empty")
+		}
+		return nil
+	}
+	if len(ids) > MaxRecipients {
+		return fieldErr(field, "%d entries, at most %d allowed", len(ids), MaxRecipients)
+	}
+	for i, id := range ids {
+		if err := checkID(fmt.Sprintf("%s[%d]", field, i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

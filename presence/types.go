@@ -1,0 +1,59 @@
+package presence
+
+import "time"
+
+// Push settings values of TIMAPNSConfig.openPush (IM product specification).
+const (
+	OpenPushUnset = 0 // not set: push is on
+	OpenPushOn    = 1
+	OpenPushOff   = 2 // no offline push to any of the user's devices
+)
+
+// ReceiveOpt is the IM product's message receive option for a conversation (or "all").
+type ReceiveOpt string
+
+// Receive options, per conversation or global (conversation id "all").
+const (
+	Receive           ReceiveOpt = "receive"           // default: pushed
+	NotReceive        ReceiveOpt = "notReceive"        // not received at all: no push
+	NotNotify         ReceiveOpt = "notNotify"         // received silently: no push
+	NotNotifyExceptAt ReceiveOpt = "notNotifyExceptAt" // group: pushed only when @-mentioned or @all
+)
+
+// Valid reports whether o is one of the receive options.
+func (o ReceiveOpt) Valid() bool {
+	switch o {
+	case Receive, NotReceive, NotNotify, NotNotifyExceptAt:
+		return true
+	}
+	return false
+}
+
+// Settings are a user's push settings: TIMAPNSConfig plus the receive options keyed by
+// conversation id ("c2c:{peer}", "group:{id}" or "all").
+type Settings struct {
+	OpenPush    int                   `json:"openPush"`
+	C2CSound    string                `json:"c2cSound,omitempty"`
+	GroupSound  string                `json:"groupSound,omitempty"`
+	ReceiveOpts map[string]ReceiveOpt `json:"receiveOpts,omitempty"`
+}
+
+// Device is one registered device token of a user, with its state as the pipeline sees it.
+type Device struct {
+	Token  string `json:"token"`
+	BusiID int    `json:"busiId"`
+	// Foreground is true while the app reported doForeground and the state has not expired.
+	Foreground bool `json:"foreground"`
+	// Badge is the current badge count: the unread count reported at doBackground plus one
+	// per offline push sent since.
+	Badge int64 `json:"badge"`
+	// UpdatedAt is when the token was last registered (setToken).
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Recipient is everything the pipeline needs about one recipient user.
+type Recipient struct {
+	UserID   string
+	Settings Settings
+	Devices  []Device
+}
