@@ -1,0 +1,94 @@
+// Package render turns a message event into the APNs requests of its offline push: whether a
+// recipient device gets a push at all (a Skip reason) and, if so, the exact headers and payload
+// bytes. It is pure: no I/O, no clock (the caller passes now), no globals changed at run time.
+//
+// The pipeline calls Prepare once per message, which does the per-message work (content text,
+// title, thread id, collapse id, message-level skip reasons), then for every recipient
+// Prepared.Skip, for every device Prepared.SkipDevice, and Prepared.Notification (or
+// Prepared.Render, all three in one). Payload bytes are cached inside Prepared per (sound,
+// badge), up to 4096 pairs, so the devices of a 100k-recipient group share a handful of byte
+// slices. Render is the one-call form `offpush render` uses.
+//
+// # Alert text (DESIGN §3, product specification "General push rules")
+//
+//   - c2c: "Nickname: content"; without a nickname just "content".
+//   - group: "Name (GroupName): content". Name is the sender's group name card, else the
+//     nickname, else the sender's user id (the specification has no third choice; the user id
+//     is what the IM apps show for a user without a name). GroupName is the group's name, else
+//     its id.
+//   - offlinePush.desc, when set, replaces content only: the "Nickname: " / "Name (GroupName): "
+//     prefix is kept, so the recipient still sees who wrote. It also makes a message pushable
+//     that would be EmptyCustom or NoContent.
+//   - offlinePush.title becomes aps.alert.title; there is no title by default.
+//
+// content is the elems in order, concatenated with no separator (text "hi" and an image give
+// "hi[image]"), as a text elem carries its own spacing. Each elem renders as:
+//
+//	text   its text        video     [video]
+//	voice  [voice]         location  [location]
+//	file   [file]          face      [sticker]
+//	image  [image]         merger    [chat history]
+//	custom its desc        groupTips, system, unknown types: nothing (not pushed)
+//
+// A custom elem with an empty desc makes the whole message not pushed offline (EmptyCustom),
+// as the specification says, unless offlinePush.desc is set. A message whose content is empty
+// (only tips/system elems, empty texts) is not pushed (NoContent).
+//
+// # Skip reasons
+//
+// Prepared.Skip checks, in this order: SelfMessage (the recipient is the sender), NoPushFlag
+// (offlinePush.pushFlag noPush), EmptyCustom, NoContent, PushDisabled (openPush 2), Muted,
+// Expired. Expired comes last so that it only names pushes that would otherwise have been sent.
+// Muted follows the receive options: the option of the conversation (event.Message
+// ConversationID, "c2c:{sender}" or "group:{id}") if the user set one, else the option of
+// "all", else receive. notReceive and notNotify mute; notNotifyExceptAt mutes a group message
+// unless the recipient is @-mentioned or the message is @all, and always mutes a c2c message
+// (a c2c message has no @-mentions). An unknown option value counts as receive. Expired means
+// now is after SentAt+Options.Expiry (never when either is zero). A nil *presence.Settings is
+// the default settings. Prepared.SkipDevice adds Foreground (and NoDevice for a nil device).
+//
+// # Sound and badge
+//
+// Sound: offlinePush.ios.sound, else the user's c2cSound or groupSound by chat type, else
+// "default". "push.no_sound" (event.NoSound), wherever it comes from, means the payload has
+// no "sound" key. Badge: Render puts NextBadge(device's badge) into aps.badge (the badge + 1,
+// a negative count taken as 0), or no badge key when offlinePush.ios.ignoreBadge is set.
+//
+// # Payload
+//
+// The payload is written by hand, keys in this fixed order, optional keys left out when empty:
+//
+//	{"aps":{"alert":{"title":T,"body":B},"badge":N,"sound":S,"thread-id":C},"ext":E,"conv":V}
+//
+// aps.alert is always an object (never the bare-string form), so apps read one shape whether
+// or not a title is set. thread-id is the conversation as the recipient sees it: the sender's
+// user id for c2c, the group id for a group, so iOS groups the notifications per chat. "ext" is
+// offlinePush.ext. "conv" is the only key of our own: the conversation id ("c2c:alice",
+// "group:g-42", the same id receive options use), because thread-id alone cannot tell a user
+// from a group with the same id and the app needs to know which chat to open on tap.
+//
+// Strings are escaped as JSON requires: '"', '\\' and control characters below U+0020 (as
+// \n, \r, \t, \b, \f or \u00XX), plus U+2028 and U+2029 (which some JavaScript consumers
+// treat as line ends); other runes are written as UTF-8. An invalid UTF-8 byte, which
+// event.Decode never lets through, is written as \ufffd, so the payload is valid UTF-8 and
+// valid JSON whatever the input.
+//
+// # Size limit
+//
+// A payload longer than MaxPayload (measured after escaping) is shortened until it fits. First
+// a sound name longer than 255 bytes (longer than any file name) becomes "default"; iOS plays
+// the default sound for a name it cannot find anyway. Then the body, the title and ext share
+// the bytes left equally: one that fits in its share stays whole, the others are cut to the
+// share on a UTF-8 rune boundary and end with "…". So a long text loses its tail while a short
+// title stays, and a huge ext cannot wipe out the body. thread-id and conv are never cut. For
+// a message that passes event.Validate (ids at most event.MaxIDLen bytes) the result always
+// fits: what is never cut stays under 3.5 KB even when every id byte needs a 6-byte escape.
+//
+// # Headers
+//
+// apns-push-type is "alert", apns-priority 10, apns-topic the certificate's bundle id (passed
+// in), apns-expiration SentAt+Options.Expiry (zero, meaning "0", when either is zero), and
+// apns-collapse-id the message id, or, when the id is longer than 64 bytes (Apple's limit),
+// the hex SHA-256 of the id (exactly 64 characters), so a redelivered push replaces its twin on
+// the phone.
+package render

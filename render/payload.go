@@ -1,0 +1,147 @@
+package render
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// APNs header values offpush always sends (Apple, "Sending notification requests to APNs").
+const (
+	// PushTypeAlert is apns-push-type for a notification that shows an alert.
+	PushTypeAlert = "alert"
+	// PriorityImmediate is apns-priority 10: deliver immediately.
+	PriorityImmediate = 10
+)
+
+// maxCached is the most (sound, badge) payloads one Prepared keeps, about 1 MB.
+const maxCached = 4096
+
+// payloadOverhead is the length of the payload's fixed keys and punctuation, rounded up.
+const payloadOverhead = 128
+
+// ellipsis ends a string cut to fit MaxPayload.
+const ellipsis = "…"
+
+// maxSound is the longest sound name, escaped, kept in a payload that must be shortened: a
+// file name has at most 255 bytes, a longer "name" cannot be a sound file.
+const maxSound = 255
+
+// defaultSound is the aps.sound value that plays the system's default sound.
+const defaultSound = "default"
+
+// Notification builds the APNs request of the message for one device: token, topic (the
+// certificate's bundle id), sound ("" for no sound key, see Sound) and badge (the aps.badge
+// number; pass a negative badge to leave the key out, see IgnoreBadge). The payload bytes are
+// built once per (sound, badge) and shared by every call with the same pair (for the first
+// 4096 pairs of a message; more are built per call): callers must not modify
+// Notification.Payload.
+func (p *Prepared) Notification(token, topic, sound string, badge int64) Notification {
+	return Notification{
+		Token:      token,
+		Topic:      topic,
+		PushType:   PushTypeAlert,
+		Priority:   PriorityImmediate,
+		Expiration: p.expiresAt,
+		CollapseID: p.collapseID,
+		Payload:    p.payload(sound, badge),
+	}
+}
+
+// Expiration is the apns-expiration of the message's pushes; zero means none.
+func (p *Prepared) Expiration() time.Time { return p.expiresAt }
+
+// payload returns the cached payload for (sound, badge), building it on first use. Past
+// maxCached pairs it builds without storing, so one message's cache stays bounded.
+func (p *Prepared) payload(sound string, badge int64) []byte {
+	key := payloadKey{sound: sound, badge: max(badge, -1)}
+	if b, ok := p.payloads.Load(key); ok {
+		return b.([]byte)
+	}
+	b := p.buildPayload(sound, key.badge)
+	if p.cached.Load() >= maxCached {
+		return b
+	}
+	v, loaded := p.payloads.LoadOrStore(key, b)
+	if !loaded {
+		p.cached.Add(1)
+	}
+	return v.([]byte)
+}
+
+// payloadText holds the strings of a payload that may be cut to fit MaxPayload.
+type payloadText struct {
+	title, body, ext, sound string
+}
+
+// buildPayload writes the payload, shortened to MaxPayload as the package comment says.
+func (p *Prepared) buildPayload(sound string, badge int64) []byte {
+	t := payloadText{title: p.title, body: p.body, ext: p.ext, sound: sound}
+	size := payloadOverhead + len(t.title) + len(t.body) + len(t.ext) + len(sound) + len(p.threadID) + len(p.conv)
+	b := p.appendPayload(make([]byte, 0, size), t, badge)
+	if len(b) > MaxPayload {
+		t = t.shorten(len(b) - MaxPayload)
+		b = p.appendPayload(b[:0], t, badge)
+	}
+	return slices.Clip(b) // a caller's append must not write into the shared array
+}
+
+// shorten makes the escaped strings at least excess bytes shorter in all: a sound name longer
+// than maxSound becomes "default", then body, title and ext share what is left equally: a string
+// within its share stays whole, the others are cut to the share and end with "…".
+func (t payloadText) shorten(excess int) payloadText {
+	if n := escapedLen(t.sound); n > maxSound {
+		t.sound, excess = defaultSound, excess-(n-len(defaultSound))
+	}
+	if excess <= 0 {
+		return t
+	}
+	fields := [...]*string{&t.body, &t.title, &t.ext}
+	var lens [len(fields)]int
+	for i, f := range fields {
+		lens[i] = escapedLen(*f)
+	}
+	share := fairShare(lens[:], lens[0]+lens[1]+lens[2]-excess)
+	for i, f := range fields {
+		if lens[i] > max(share, len(ellipsis)) { // "…" would not be shorter
+			*f = cut(*f, max(share-len(ellipsis), 0)) + ellipsis
+		}
+	}
+	return t
+}
+
+// fairShare is the largest share such that the lengths, each capped at share, add up to at
+// most budget.
+func fairShare(lens []int, budget int) int {
+	sorted := slices.Sorted(slices.Values(lens))
+	for i, n := range sorted {
+		if k := len(sorted) - i; n*k > budget {
+			return budget / k
+		}
+		budget -= n
+	}
+	return math.MaxInt
+}
+
+// appendPayload writes the payload JSON with its keys in the fixed order of the package
+// comment; empty optional strings and a negative badge are left out.
+func (p *Prepared) appendPayload(b []byte, t payloadText, badge int64) []byte {
+	b = append(b, `{"aps":{"alert":{`...)
+	if t.title != "" {
+		b = append(appendString(append(b, `"title":`...), t.title), ',')
+	}
+	b = append(appendString(append(b, `"body":`...), t.body), '}')
+	if badge >= 0 {
+		b = strconv.AppendInt(append(b, `,"badge":`...), badge, 10)
+	}
+	if t.sound != "" {
+		b = appendString(append(b, `,"sound":`...), t.sound)
+	}
+	b = append(appendString(append(b, `,"thread-id":`...), p.threadID), '}')
+	if t.ext != "" {
+		b = appendString(append(b, `,"ext":`...), t.ext)
+	}
+	b = appendString(append(b, `,"conv":`...), p.conv)
+	return append(b, '}')
+}

@@ -1,0 +1,167 @@
+package render
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"offpush/event"
+)
+
+// Options of rendering; the zero value is usable.
+type Options struct {
+	// Expiry is how long a push stays deliverable after the message's SentAt: it sets
+	// apns-expiration and the Expired skip. Zero means no expiry. The pipeline uses DefaultExpiry.
+	Expiry time.Duration
+}
+
+// DefaultExpiry is the push expiry the pipeline uses by default (Options.Expiry).
+const DefaultExpiry = 24 * time.Hour
+
+// maxCollapseID is Apple's limit for apns-collapse-id, in bytes.
+const maxCollapseID = 64
+
+// mentionSetMin is the number of @-mentions from which Prepare builds a set instead of
+// scanning the list for every recipient.
+const mentionSetMin = 16
+
+// elemWords are the bracketed words of the elem types that render as one (package comment).
+var elemWords = map[event.ElemType]string{
+	event.Voice:    "[voice]",
+	event.File:     "[file]",
+	event.Image:    "[image]",
+	event.Video:    "[video]",
+	event.Location: "[location]",
+	event.Face:     "[sticker]",
+	event.Merger:   "[chat history]",
+}
+
+// Prepared is the per-message part of rendering, computed once by Prepare and shared by every
+// recipient. Its methods are safe for concurrent use.
+type Prepared struct {
+	sender     string
+	group      bool
+	skip       Skip // message-level: NoPushFlag, EmptyCustom, NoContent or NoSkip
+	body       string
+	title      string
+	ext        string
+	msgSound   string // offlinePush.ios.sound, "" when unset
+	noBadge    bool
+	threadID   string
+	conv       string
+	collapseID string
+	expiresAt  time.Time // zero: never expires
+	atAll      bool
+	atUsers    []string
+	atSet      map[string]struct{} // atUsers as a set, when there are many
+
+	payloads sync.Map     // payloadKey → []byte
+	cached   atomic.Int32 // entries in payloads
+}
+
+// payloadKey identifies one cached payload of a Prepared.
+type payloadKey struct {
+	sound string
+	badge int64 // -1: no badge key
+}
+
+// Prepare does the per-message work of rendering m once: content text, title, thread id,
+// collapse id, expiration and the message-level skip reasons. m must not change afterwards.
+func Prepare(m *event.Message, opts Options) *Prepared {
+	p := &Prepared{
+		sender:     m.Sender.UserID,
+		group:      m.ChatType == event.Group,
+		threadID:   threadID(m),
+		conv:       m.ConversationID(),
+		collapseID: collapseID(m.ID),
+		atAll:      m.AtAll,
+		atUsers:    m.AtUserIDs,
+	}
+	if !m.SentAt.IsZero() && opts.Expiry > 0 {
+		p.expiresAt = m.SentAt.Add(opts.Expiry)
+	}
+	if len(m.AtUserIDs) >= mentionSetMin {
+		p.atSet = make(map[string]struct{}, len(m.AtUserIDs))
+		for _, u := range m.AtUserIDs {
+			p.atSet[u] = struct{}{}
+		}
+	}
+	p.prepareText(m)
+	return p
+}
+
+// prepareText sets the body, title, ext, sound and badge flag, and the message-level skip.
+func (p *Prepared) prepareText(m *event.Message) {
+	op := m.OfflinePush
+	if op == nil {
+		op = &event.OfflinePush{}
+	}
+	p.title, p.ext = op.Title, op.Ext
+	if op.IOS != nil {
+		p.msgSound, p.noBadge = op.IOS.Sound, op.IOS.IgnoreBadge
+	}
+	text, emptyCustom := content(m.Elems)
+	switch {
+	case op.PushFlag == event.NoPush:
+		p.skip = NoPushFlag
+	case op.Desc != "":
+		text = op.Desc
+	case emptyCustom:
+		p.skip = EmptyCustom
+	case text == "":
+		p.skip = NoContent
+	}
+	p.body = prefix(m) + text
+}
+
+// content renders the elems in order (package comment) and reports whether one of them is a
+// custom elem with an empty desc.
+func content(elems []event.Elem) (text string, emptyCustom bool) {
+	var b strings.Builder
+	for _, e := range elems {
+		switch e.Type {
+		case event.Text:
+			b.WriteString(e.Text)
+		case event.Custom:
+			emptyCustom = emptyCustom || e.Desc == ""
+			b.WriteString(e.Desc)
+		default:
+			b.WriteString(elemWords[e.Type])
+		}
+	}
+	return b.String(), emptyCustom
+}
+
+// prefix is the "Nickname: " or "Name (GroupName): " part of the alert body.
+func prefix(m *event.Message) string {
+	s := m.Sender
+	if m.ChatType != event.Group || m.Group == nil {
+		if s.Nickname == "" {
+			return ""
+		}
+		return s.Nickname + ": "
+	}
+	name := cmp.Or(s.GroupNameCard, s.Nickname, s.UserID)
+	return name + " (" + cmp.Or(m.Group.Name, m.Group.ID) + "): "
+}
+
+// threadID is the conversation as the recipient sees it: the c2c peer or the group id.
+func threadID(m *event.Message) string {
+	if m.ChatType == event.Group && m.Group != nil {
+		return m.Group.ID
+	}
+	return m.Sender.UserID
+}
+
+// collapseID is the message id, or its hex SHA-256 when longer than Apple allows.
+func collapseID(id string) string {
+	if len(id) <= maxCollapseID {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,45 @@
+package render
+
+import (
+	"math"
+	"time"
+
+	"offpush/event"
+	"offpush/presence"
+)
+
+// Render is the one-call form of rendering, used by `offpush render`: the skip reason of the
+// message m for user userID (settings s, nil: defaults) and device d (nil: NoDevice) at time
+// now, or the notification to send to d with topic topic. The pipeline, which renders one
+// message for many devices, calls Prepare once and Prepared.Render or the finer methods.
+func Render(m *event.Message, userID string, s *presence.Settings, d *presence.Device, topic string, opts Options, now time.Time) (Notification, Skip) {
+	return Prepare(m, opts).Render(userID, s, d, topic, now)
+}
+
+// Render is Skip, then SkipDevice, then Notification with the user's Sound and the badge
+// NextBadge(d.Badge), or no badge when IgnoreBadge.
+func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Device, topic string, now time.Time) (Notification, Skip) {
+	if skip := p.Skip(userID, s, now); skip != NoSkip {
+		return Notification{}, skip
+	}
+	if skip := p.SkipDevice(d); skip != NoSkip {
+		return Notification{}, skip
+	}
+	badge := int64(-1)
+	if !p.noBadge {
+		badge = NextBadge(d.Badge)
+	}
+	return p.Notification(d.Token, topic, p.Sound(s), badge), NoSkip
+}
+
+// NextBadge is the badge a push carries to a device whose current badge is current: one more,
+// counting a negative (corrupt) count as 0 and never overflowing.
+func NextBadge(current int64) int64 {
+	if current < 0 {
+		return 1
+	}
+	if current == math.MaxInt64 {
+		return current
+	}
+	return current + 1
+}

@@ -1,0 +1,102 @@
+package rendercmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"offpush/event"
+	"offpush/render"
+)
+
+// line is one output line: the request for one device, or why there is none.
+type line struct {
+	UserID  string          `json:"userId"`
+	Token   *string         `json:"token"`
+	Skip    *string         `json:"skip"`
+	Error   string          `json:"error,omitempty"`
+	Headers *headers        `json:"headers"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// headers are the APNs request headers as HTTP sends them.
+type headers struct {
+	Topic      string `json:"apns-topic"`
+	PushType   string `json:"apns-push-type"`
+	Priority   string `json:"apns-priority"`
+	Expiration string `json:"apns-expiration"`
+	CollapseID string `json:"apns-collapse-id"`
+}
+
+// write prints the lines of every recipient of m; sf nil means no settings file.
+func write(ctx context.Context, w io.Writer, m *event.Message, sf *settingsFile, now time.Time) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // the payload is printed byte for byte
+	p := render.Prepare(m, render.Options{Expiry: render.DefaultExpiry})
+	if sf == nil {
+		sf = &settingsFile{Certificates: devCertificates, defaults: true}
+	}
+	for _, userID := range m.Recipients {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, l := range sf.lines(p, userID, now) {
+			if err := enc.Encode(l); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// lines renders the message for every device of userID.
+func (f *settingsFile) lines(p *render.Prepared, userID string, now time.Time) []line {
+	u, ok := f.Users[userID]
+	if f.defaults {
+		u, ok = userState{Devices: []device{defaultDevice}}, true
+	}
+	s := u.settings()
+	if !ok || len(u.Devices) == 0 { // the user's skip reason, else no_device
+		_, skip := p.Render(userID, s, nil, "", now)
+		return []line{{UserID: userID, Skip: skipName(skip)}}
+	}
+	out := make([]line, 0, len(u.Devices))
+	for _, d := range u.Devices {
+		topic, known := f.topic(d.BusiID)
+		n, skip := p.Render(userID, s, d.asPresence(), topic, now)
+		l := line{UserID: userID, Token: &d.Token}
+		switch {
+		case skip != render.NoSkip:
+			l.Skip = skipName(skip)
+		case !known:
+			l.Error = unknownCertificate
+		default:
+			l.Headers, l.Payload = headersOf(n), n.Payload
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func skipName(s render.Skip) *string {
+	name := s.String()
+	return &name
+}
+
+// headersOf is the HTTP form of n's headers.
+func headersOf(n render.Notification) *headers {
+	exp := "0"
+	if !n.Expiration.IsZero() {
+		exp = strconv.FormatInt(n.Expiration.Unix(), 10)
+	}
+	return &headers{
+		Topic:      n.Topic,
+		PushType:   n.PushType,
+		Priority:   strconv.Itoa(n.Priority),
+		Expiration: exp,
+		CollapseID: n.CollapseID,
+	}
+}

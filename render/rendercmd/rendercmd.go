@@ -1,0 +1,133 @@
+// Package rendercmd is the `offpush render` verb (DESIGN §6): it shows the APNs requests an
+// event would cause for given settings, without sending, using the pipeline's own render
+// functions (render.Prepare and Prepared.Render).
+//
+// It prints one JSON line per recipient device, recipients in event order and devices in
+// settings order:
+//
+//	{"userId":…,"token":…,"skip":null|"<reason>","headers":{…}|null,"payload":{…}|null}
+//
+// Header values are the HTTP header strings ("apns-priority":"10", "apns-expiration" in Unix
+// seconds, "0" for none); payload is the exact APNs payload. A skipped device causes no
+// request, so its headers and payload are null. A recipient without devices prints one line
+// with "token":null and its skip reason: the user's (self_message, muted, …) if any, else
+// "no_device", the order render.Prepared.Render uses. A device that would be pushed but whose busiId is
+// not a known certificate prints "error":"unknown_certificate" (the pipeline's dead-letter
+// reason; it is not a skip) with null headers and payload; "error" is present only then.
+//
+// Without --settings every recipient has default settings and one background device, token
+// "-", busiId 2382, badge 0. Certificates default to those of `offpush dev` (2382 and 2383 →
+// com.example.im, 2516 → com.example.im.enterprise) when the settings give none. A user
+// missing from a settings file has no devices, as in Redis; a device without a "state" is in
+// the background. Expiry is render.DefaultExpiry, judged against the current time (or the
+// hidden --now flag, RFC 3339, for tests).
+package rendercmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"offpush/event"
+)
+
+// unknownCertificate is the "error" of a device whose busiId has no certificate.
+const unknownCertificate = "unknown_certificate"
+
+const usage = `usage: offpush render --event FILE [--settings FILE]
+
+Prints, as one JSON line per recipient device, the APNs request the event would cause
+(headers and exact payload) or why there is none ("skip"). Nothing is sent.
+
+  --event FILE      the message event (DESIGN §2); "-" reads it from stdin
+  --settings FILE   users' apnsConfig, receiveOpts and devices, and certificates, as Redis
+                    would hold them (DESIGN §6); without it each recipient has one background
+                    device "-" with badge 0 and default settings
+`
+
+// flags are the command line of the verb.
+type flags struct {
+	event, settings string
+	now             time.Time
+}
+
+// Run is `offpush render`: flags in args, the event from a file or stdin, lines to stdout.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fl, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(fl.event, stdin)
+	if err != nil {
+		return fmt.Errorf("read event: %w", err)
+	}
+	m, err := event.Decode(data)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", fl.event, err)
+	}
+	sf, err := loadSettings(fl.settings, stdin)
+	if err != nil {
+		return err
+	}
+	return write(ctx, stdout, m, sf, fl.now)
+}
+
+// parseFlags parses args; -h prints the usage and returns flag.ErrHelp.
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var fl flags
+	var now string
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(&fl.event, "event", "", "")
+	fs.StringVar(&fl.settings, "settings", "", "")
+	fs.StringVar(&now, "now", "", "") // hidden: the clock, RFC 3339, for tests
+	if err := fs.Parse(args); err != nil {
+		return fl, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fl, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	case fl.event == "":
+		return fl, errors.New("--event FILE is required (see -h)")
+	case fl.event == "-" && fl.settings == "-":
+		return fl, errors.New("only one of --event and --settings can read stdin")
+	}
+	fl.now = time.Now()
+	if now != "" {
+		t, err := time.Parse(time.RFC3339, now)
+		if err != nil {
+			return fl, fmt.Errorf("--now: %w", err)
+		}
+		fl.now = t
+	}
+	return fl, nil
+}
+
+// readInput reads the file name, or stdin for "-".
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// loadSettings reads and checks the settings file; no name means no settings (nil).
+func loadSettings(name string, stdin io.Reader) (*settingsFile, error) {
+	if name == "" {
+		return nil, nil
+	}
+	data, err := readInput(name, stdin)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	sf, err := parseSettings(data)
+	if err != nil {
+		return nil, fmt.Errorf("settings %s: %w", name, err)
+	}
+	return sf, nil
+}

@@ -1,0 +1,153 @@
+package rendercmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"offpush/presence"
+)
+
+// settingsFile is the --settings file: what Redis would hold (DESIGN §6).
+type settingsFile struct {
+	Users        map[string]userState `json:"users"`
+	Certificates []certificate        `json:"certificates"`
+
+	defaults bool // no file: every user has one default device
+}
+
+// userState is one user's settings and devices.
+type userState struct {
+	APNSConfig  apnsConfig                     `json:"apnsConfig"`
+	ReceiveOpts map[string]presence.ReceiveOpt `json:"receiveOpts"`
+	Devices     []device                       `json:"devices"`
+}
+
+// apnsConfig is TIMAPNSConfig as setAPNS stores it.
+type apnsConfig struct {
+	OpenPush   int    `json:"openPush"`
+	C2CSound   string `json:"c2cSound"`
+	GroupSound string `json:"groupSound"`
+}
+
+// device is one registered device token with its state.
+type device struct {
+	Token  string `json:"token"`
+	BusiID int    `json:"busiId"`
+	State  string `json:"state"` // "background" (also when empty) or "foreground"
+	Badge  int64  `json:"badge"` // the current count; the push carries badge+1
+}
+
+// certificate maps a busiId to its bundle id, the apns-topic.
+type certificate struct {
+	ID       int    `json:"id"`
+	BundleID string `json:"bundleId"`
+}
+
+// Device states of the settings file.
+const (
+	stateBackground = "background"
+	stateForeground = "foreground"
+)
+
+// devCertificates are the certificates of `offpush dev` (DESIGN §6), used when the settings
+// give none.
+var devCertificates = []certificate{
+	{ID: 2382, BundleID: "com.example.im"},
+	{ID: 2383, BundleID: "com.example.im"},
+	{ID: 2516, BundleID: "com.example.im.enterprise"},
+}
+
+// defaultDevice is the one device of every recipient when there is no settings file.
+var defaultDevice = device{Token: "-", BusiID: 2382, State: stateBackground}
+
+// parseSettings decodes a settings file strictly: unknown fields, trailing data and invalid
+// values are errors that name the field.
+func parseSettings(data []byte) (*settingsFile, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f settingsFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the settings object")
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if len(f.Certificates) == 0 {
+		f.Certificates = devCertificates
+	}
+	return &f, nil
+}
+
+// validate checks the values encoding/json cannot.
+func (f *settingsFile) validate() error {
+	seen := map[int]bool{}
+	for i, c := range f.Certificates {
+		switch {
+		case c.BundleID == "":
+			return fmt.Errorf("certificates[%d].bundleId: required", i)
+		case seen[c.ID]:
+			return fmt.Errorf("certificates[%d].id: %d listed twice", i, c.ID)
+		}
+		seen[c.ID] = true
+	}
+	for name, u := range f.Users {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("users.%s.%w", name, err)
+		}
+	}
+	return nil
+}
+
+// validate checks one user's settings; errors start with the field path below the user.
+func (u *userState) validate() error {
+	if o := u.APNSConfig.OpenPush; o < presence.OpenPushUnset || o > presence.OpenPushOff {
+		return fmt.Errorf("apnsConfig.openPush: %d, want 0, 1 or 2", o)
+	}
+	for conv, o := range u.ReceiveOpts {
+		if !o.Valid() {
+			return fmt.Errorf("receiveOpts[%q]: unknown option %q", conv, o)
+		}
+	}
+	for i, d := range u.Devices {
+		switch {
+		case d.Token == "":
+			return fmt.Errorf("devices[%d].token: required", i)
+		case d.State != "" && d.State != stateBackground && d.State != stateForeground:
+			return fmt.Errorf("devices[%d].state: %q, want background or foreground", i, d.State)
+		case d.Badge < 0:
+			return fmt.Errorf("devices[%d].badge: %d, want >= 0", i, d.Badge)
+		}
+	}
+	return nil
+}
+
+// settings is the user's settings in the form render takes.
+func (u *userState) settings() *presence.Settings {
+	return &presence.Settings{
+		OpenPush:    u.APNSConfig.OpenPush,
+		C2CSound:    u.APNSConfig.C2CSound,
+		GroupSound:  u.APNSConfig.GroupSound,
+		ReceiveOpts: u.ReceiveOpts,
+	}
+}
+
+// asPresence is the device in the form render takes.
+func (d *device) asPresence() *presence.Device {
+	return &presence.Device{Token: d.Token, BusiID: d.BusiID, Foreground: d.State == stateForeground, Badge: d.Badge}
+}
+
+// topic is the bundle id of the certificate busiID, or false when there is none.
+func (f *settingsFile) topic(busiID int) (string, bool) {
+	for _, c := range f.Certificates {
+		if c.ID == busiID {
+			return c.BundleID, true
+		}
+	}
+	return "", false
+}
