@@ -1,0 +1,213 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+	"go.opentelemetry.io/otel/metric"
+
+	"offpush/apns"
+	"offpush/config"
+	"offpush/pipeline"
+	"offpush/presence"
+)
+
+// Worker is a wired offpush worker: its Redis client, APNs pool and pipeline.
+type Worker struct {
+	Redis    redis.UniversalClient
+	Store    *presence.Store
+	APNs     *apns.Pool
+	Pipeline *pipeline.Pipeline
+	Certs    []apns.Certificate
+}
+
+// Deps are what a Worker takes from its caller rather than from the configuration.
+type Deps struct {
+	Logger *slog.Logger
+	Meter  metric.MeterProvider
+	// Redis, when set, is used instead of a client built from cfg.Redis (offpush dev).
+	Redis redis.UniversalClient
+}
+
+// NewWorker connects to Redis and Kafka, loads the certificates and builds the pipeline. Any
+// unusable dependency is an error that names it; nothing is left open on error.
+func NewWorker(ctx context.Context, cfg config.Config, deps Deps) (w *Worker, err error) {
+	w = &Worker{Redis: deps.Redis}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	if w.Redis == nil {
+		if w.Redis, err = newRedis(cfg.Redis); err != nil {
+			return nil, err
+		}
+	}
+	if err := ping(ctx, w.Redis, cfg.Redis.Addrs); err != nil {
+		return nil, err
+	}
+	dialer, err := kafkaDialer(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTopics(ctx, dialer, cfg.Kafka); err != nil {
+		return nil, err
+	}
+	if w.Certs, err = loadCertificates(cfg.APNs.Certificates); err != nil {
+		return nil, err
+	}
+	if w.APNs, err = newPool(cfg.APNs, w.Certs); err != nil {
+		return nil, err
+	}
+	w.Store = presence.New(w.Redis, presence.Options{
+		Prefix: cfg.Presence.Prefix, ForegroundTTL: cfg.Presence.ForegroundTTL, DedupeTTL: cfg.Presence.DedupeTTL,
+	})
+	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
+	return w, err
+}
+
+// Close releases the connections of w.
+func (w *Worker) Close() {
+	if w.APNs != nil {
+		w.APNs.Close()
+	}
+	if w.Redis != nil {
+		_ = w.Redis.Close()
+	}
+}
+
+func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certificate, deps Deps) pipeline.Options {
+	topics := make(map[int]string, len(certs))
+	for _, c := range certs {
+		topics[c.ID] = c.Topic
+	}
+	return pipeline.Options{
+		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, DLQTopic: cfg.Kafka.DLQTopic, GroupID: cfg.Kafka.GroupID,
+		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, CommitInterval: cfg.Kafka.CommitInterval,
+		QueueSize: cfg.Pipeline.QueueSize, Senders: cfg.Pipeline.Workers, BatchSize: cfg.Pipeline.BatchSize,
+		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
+		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
+		Logger: deps.Logger, Meter: deps.Meter,
+	}
+}
+
+func newRedis(c config.Redis) (redis.UniversalClient, error) {
+	tlsCfg, err := c.TLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("redis.tls: %w", err)
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: c.Addrs, Username: c.Username, Password: c.Password, DB: c.DB, TLSConfig: tlsCfg,
+	}), nil
+}
+
+func ping(ctx context.Context, rdb redis.UniversalClient, addrs []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %v is not usable: %w", addrs, err)
+	}
+	return nil
+}
+
+// kafkaDialer builds the dialer for TLS and SASL; nil when neither is configured.
+func kafkaDialer(c config.Kafka) (*kafka.Dialer, error) {
+	tlsCfg, err := c.TLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("kafka.tls: %w", err)
+	}
+	mech, err := saslMechanism(c.SASL)
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg == nil && mech == nil {
+		return nil, nil
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech}, nil
+}
+
+func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
+	switch c.Mechanism {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Mechanism{Username: c.Username, Password: c.Password}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, c.Username, c.Password)
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, c.Username, c.Password)
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown %q", c.Mechanism)
+}
+
+// checkTopics fails when the brokers cannot be reached or a topic does not exist, so that a
+// worker does not start consuming into a DLQ it cannot write.
+func checkTopics(ctx context.Context, d *kafka.Dialer, c config.Kafka) error {
+	if d == nil {
+		d = &kafka.Dialer{Timeout: 10 * time.Second}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var conn *kafka.Conn
+	var err error
+	for _, b := range c.Brokers {
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kafka brokers %v are not reachable: %w", c.Brokers, err)
+	}
+	defer conn.Close()
+	for _, topic := range []string{c.Topic, c.DLQTopic} {
+		parts, err := conn.ReadPartitions(topic)
+		if err != nil || len(parts) == 0 {
+			return fmt.Errorf("kafka topic %q is not usable (create it first): %v", topic, err)
+		}
+	}
+	return nil
+}
+
+func loadCertificates(certs []config.Certificate) ([]apns.Certificate, error) {
+	out := make([]apns.Certificate, 0, len(certs))
+	for _, c := range certs {
+		ac := apns.Certificate{ID: c.ID, Topic: c.BundleID, Production: c.Production(), KeyID: c.KeyID, TeamID: c.TeamID}
+		if c.TokenAuth() {
+			key, err := c.LoadAuthKey()
+			if err != nil {
+				return nil, err
+			}
+			ac.AuthKey = key
+		} else {
+			tc, notAfter, err := c.LoadTLS()
+			if err != nil {
+				return nil, err
+			}
+			ac.TLS, ac.NotAfter = &tc, notAfter
+		}
+		out = append(out, ac)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("apns.certificates: none configured")
+	}
+	return out, nil
+}
+
+func newPool(c config.APNs, certs []apns.Certificate) (*apns.Pool, error) {
+	roots, err := c.RootCAs()
+	if err != nil {
+		return nil, fmt.Errorf("apns.caFile: %w", err)
+	}
+	return apns.NewPool(certs, apns.Options{
+		Host: c.Host, RootCAs: roots, Connections: c.Connections, InFlight: c.InFlight, Timeout: c.Timeout,
+	})
+}
+

@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"offpush/event"
+)
+
+// DLQ record headers (DESIGN §5).
+const (
+	HeaderReason      = "offpush-reason"
+	HeaderError       = "offpush-error"
+	HeaderAttempts    = "offpush-attempts"
+	HeaderSource      = "offpush-source"
+	HeaderFailedAt    = "offpush-failed-at"
+	HeaderReplays     = "offpush-replays"
+	HeaderTraceparent = "traceparent"
+)
+
+// dlqWriter writes dead-letter records with acks=all.
+type dlqWriter struct {
+	w *kafka.Writer
+}
+
+func newDLQWriter(opts Options, _ <-chan struct{}) *dlqWriter {
+	var transport *kafka.Transport
+	if d := opts.Dialer; d != nil {
+		transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
+	}
+	return &dlqWriter{w: &kafka.Writer{
+		Addr:         kafka.TCP(opts.Brokers...),
+		Topic:        opts.DLQTopic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		MaxAttempts:  3,
+		Transport:    transport,
+	}}
+}
+
+func (d *dlqWriter) close() { _ = d.w.Close() }
+
+// deadLetter writes one DLQ record for the event of j: narrowed to userID when the event was
+// decoded (m != nil), the original bytes otherwise. It retries until Kafka has the record or
+// ctx ends; false means it was not written (the event must stay unfinished).
+func (p *Pipeline) deadLetter(ctx context.Context, j *job, m *event.Message, userID string, f Failure, errText string, attempts int) bool {
+	rec, err := dlqRecord(j.msg, m, userID, f, errText, attempts, p.opts.Now())
+	if err != nil {
+		p.log.Error("build dead letter", "err", err)
+		return false
+	}
+	ok := p.infra(ctx, "write dead letter", func() error { return p.dlq.w.WriteMessages(ctx, rec) })
+	if ok {
+		p.metrics.deadLettered(ctx, f)
+		p.log.Warn("dead letter", "reason", f.String(), "error", errText, "user", userID,
+			"source", source(j.msg))
+	}
+	return ok
+}
+
+// dlqRecord builds the DLQ record of DESIGN §5 for src.
+func dlqRecord(src kafka.Message, m *event.Message, userID string, f Failure, errText string, attempts int, now time.Time) (kafka.Message, error) {
+	value := src.Value
+	if m != nil {
+		b, err := json.Marshal(m.Narrow(userID))
+		if err != nil {
+			return kafka.Message{}, fmt.Errorf("encode narrowed event: %w", err)
+		}
+		value = b
+	}
+	h := []kafka.Header{
+		{Key: HeaderReason, Value: []byte(f.String())},
+		{Key: HeaderError, Value: []byte(errText)},
+		{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
+		{Key: HeaderSource, Value: []byte(source(src))},
+		{Key: HeaderFailedAt, Value: []byte(now.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderReplays, Value: []byte(strconv.Itoa(Replays(src.Headers)))},
+	}
+	if tp := header(src.Headers, HeaderTraceparent); tp != "" {
+		h = append(h, kafka.Header{Key: HeaderTraceparent, Value: []byte(tp)})
+	}
+	return kafka.Message{Key: src.Key, Value: value, Headers: h}, nil
+}
+
+// source is the offpush-source header: topic/partition/offset of the original event.
+func source(m kafka.Message) string {
+	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
+
+// Replays is the offpush-replays count carried by headers (0 when absent or malformed).
+func Replays(hs []kafka.Header) int {
+	n, err := strconv.Atoi(header(hs, HeaderReplays))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func header(hs []kafka.Header, key string) string {
+	for _, h := range hs {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

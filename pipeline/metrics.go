@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"offpush/apns"
+	"offpush/render"
+)
+
+// Outcomes of a push, the "outcome" label of offpush.pushes.
+const (
+	OutcomeSent         = "sent"
+	OutcomeSkipped      = "skipped"
+	OutcomeTokenRemoved = "token_removed"
+	OutcomeDeadLetter   = "dead_letter"
+)
+
+// metrics are the pipeline's OpenTelemetry instruments. Attribute sets are built once so the
+// hot path only adds numbers.
+type metrics struct {
+	eventsConsumed metric.Int64Counter
+	recipients     metric.Int64Counter
+	pushes         metric.Int64Counter
+	retries        metric.Int64Counter
+	dlqRecords     metric.Int64Counter
+	infraErrors    metric.Int64Counter
+	inFlight       metric.Int64UpDownCounter
+	apnsLatency    metric.Float64Histogram
+
+	skipOpts [256]metric.AddOption
+	dlqOpts  [numFailures]metric.AddOption
+	dlqPush  [numFailures]metric.AddOption
+	sentOpt  metric.AddOption
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	m := mp.Meter("offpush/pipeline")
+	var err error
+	mt := &metrics{}
+	c := func(name, desc, unit string) metric.Int64Counter {
+		if err != nil {
+			return nil
+		}
+		var ctr metric.Int64Counter
+		ctr, err = m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		return ctr
+	}
+	mt.eventsConsumed = c("offpush.events.consumed", "Message events fetched from Kafka.", "{event}")
+	mt.recipients = c("offpush.recipients", "Recipients fanned out from events.", "{recipient}")
+	mt.pushes = c("offpush.pushes", "Pushes by outcome (sent, skipped, token_removed, dead_letter) and reason.", "{push}")
+	mt.retries = c("offpush.apns.retries", "APNs requests retried.", "{request}")
+	mt.dlqRecords = c("offpush.dlq.records", "Records written to the dead-letter topic, by reason.", "{record}")
+	mt.infraErrors = c("offpush.infra.errors", "Failed Redis or Kafka calls that were retried.", "{error}")
+	if err != nil {
+		return nil, err
+	}
+	if mt.inFlight, err = m.Int64UpDownCounter("offpush.apns.in_flight", metric.WithDescription("APNs sends in flight."), metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	if mt.apnsLatency, err = m.Float64Histogram("offpush.apns.request.duration", metric.WithDescription("APNs request latency."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	for _, s := range render.Skips() {
+		mt.skipOpts[s] = pushAttrs(OutcomeSkipped, s.String())
+	}
+	for _, f := range Failures() {
+		mt.dlqOpts[f] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", f.String())))
+		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
+	}
+	mt.sentOpt = pushAttrs(OutcomeSent, "")
+	return mt, nil
+}
+
+func pushAttrs(outcome, reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", outcome), attribute.String("reason", reason)))
+}
+
+func (m *metrics) skipped(ctx context.Context, s render.Skip, n int) {
+	m.pushes.Add(ctx, int64(n), m.skipOpts[s])
+}
+
+func (m *metrics) sent(ctx context.Context, _ string) { m.pushes.Add(ctx, 1, m.sentOpt) }
+
+func (m *metrics) deadLettered(ctx context.Context, f Failure) {
+	m.dlqRecords.Add(ctx, 1, m.dlqOpts[f])
+	if f != InvalidEvent {
+		m.pushes.Add(ctx, 1, m.dlqPush[f])
+	}
+}
+
+func (m *metrics) tokenDead(ctx context.Context, reason string, removed bool) {
+	outcome := OutcomeTokenRemoved
+	if !removed {
+		outcome = OutcomeSkipped // re-registered after APNs' 410 time: kept
+		reason = "token_reregistered"
+	}
+	m.pushes.Add(ctx, 1, pushAttrs(outcome, reason))
+}
+
+func (m *metrics) apnsRequest(ctx context.Context, res apns.Result, d time.Duration) {
+	status := "error"
+	if res.Status != 0 {
+		status = strconv.Itoa(res.Status)
+	}
+	m.apnsLatency.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("status", status)))
+}

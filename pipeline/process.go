@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"offpush/event"
+	"offpush/presence"
+	"offpush/render"
+)
+
+// job is one fetched event on its way through the workers.
+type job struct {
+	msg    kafka.Message
+	ticket ticket
+}
+
+// process runs one event through every stage and finishes its offset. It returns only when
+// every push the event caused is finished, or when ctx ends (the event then stays unfinished).
+func (p *Pipeline) process(ctx context.Context, j *job) {
+	m, err := event.Decode(j.msg.Value)
+	if err != nil {
+		if p.deadLetter(ctx, j, nil, "", InvalidEvent, err.Error(), 0) {
+			p.offsets.finish(j.ticket)
+		}
+		return
+	}
+	prep := render.Prepare(m, render.Options{Expiry: p.opts.Expiry})
+	now := p.opts.Now()
+	// Message-level rules (noPush, empty custom, expired …) hold for every recipient: skip
+	// them all without touching Redis.
+	if s := prep.Skip("", &presence.Settings{}, now); s != render.NoSkip && s != render.SelfMessage {
+		p.metrics.skipped(ctx, s, len(m.Recipients))
+		p.offsets.finish(j.ticket)
+		return
+	}
+	for start := 0; start < len(m.Recipients); start += p.opts.BatchSize {
+		end := min(start+p.opts.BatchSize, len(m.Recipients))
+		if !p.processBatch(ctx, j, m, prep, m.Recipients[start:end], now) {
+			return
+		}
+	}
+	p.offsets.finish(j.ticket)
+}
+
+// target is one device that passed every skip rule and is about to be claimed and pushed.
+type target struct {
+	userID string
+	device presence.Device
+	topic  string
+	sound  string
+}
+
+// processBatch handles one batch of recipients; false means ctx ended before it finished.
+func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time) bool {
+	p.metrics.recipients.Add(ctx, int64(len(users)))
+	var recs []presence.Recipient
+	if !p.infra(ctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(ctx, users); return }) {
+		return false
+	}
+	targets, ok := p.decide(ctx, j, m, prep, recs, now)
+	if !ok {
+		return false
+	}
+	if len(targets) == 0 {
+		return true
+	}
+	claims := make([]presence.Claim, len(targets))
+	for i, t := range targets {
+		claims[i] = presence.Claim{UserID: t.userID, MsgID: m.ID, Token: t.device.Token, IgnoreBadge: prep.IgnoreBadge()}
+	}
+	var results []presence.ClaimResult
+	if !p.infra(ctx, "presence claim", func() (err error) { results, err = p.store.Claim(ctx, claims); return }) {
+		return false
+	}
+	return p.sendBatch(ctx, j, m, prep, targets, claims, results)
+}
+
+// decide applies the skip rules to every device of a batch and returns the devices to push.
+func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, recs []presence.Recipient, now time.Time) ([]target, bool) {
+	var out []target
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Devices) == 0 {
+			p.metrics.skipped(ctx, render.NoDevice, 1)
+			continue
+		}
+		if s := prep.Skip(r.UserID, &r.Settings, now); s != render.NoSkip {
+			p.metrics.skipped(ctx, s, len(r.Devices))
+			continue
+		}
+		sound := prep.Sound(&r.Settings)
+		for _, d := range r.Devices {
+			if s := prep.SkipDevice(&d); s != render.NoSkip {
+				p.metrics.skipped(ctx, s, 1)
+				continue
+			}
+			topic, ok := p.opts.Topics[d.BusiID]
+			if !ok {
+				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, "no certificate with busiId "+itoa(d.BusiID)+" for token "+d.Token, 0) {
+					return nil, false
+				}
+				continue
+			}
+			out = append(out, target{userID: r.UserID, device: d, topic: topic, sound: sound})
+		}
+	}
+	return out, true
+}
+
+// sendBatch sends the claimed pushes of a batch through the shared senders and settles their
+// dedupe keys: done for sent and dead tokens, released for dead letters so a replay can push.
+func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, targets []target, claims []presence.Claim, results []presence.ClaimResult) bool {
+	var wg sync.WaitGroup
+	jobs := make([]sendJob, len(targets))
+	for i, t := range targets {
+		switch results[i].State {
+		case presence.ClaimDone:
+			p.metrics.skipped(ctx, render.Duplicate, 1)
+			continue
+		case presence.ClaimGone:
+			p.metrics.skipped(ctx, render.NoDevice, 1)
+			continue
+		}
+		n := prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)
+		jobs[i] = sendJob{job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
+		wg.Add(1)
+		select {
+		case p.sends <- &jobs[i]:
+		case <-ctx.Done():
+			wg.Done()
+			wg.Wait()
+			return false
+		}
+	}
+	wg.Wait()
+	var done, release []presence.Claim
+	for i := range jobs {
+		switch {
+		case jobs[i].wg == nil:
+		case !jobs[i].finished:
+			return false // ctx ended mid-send: leave the claim pending, the event unfinished
+		case jobs[i].deadLettered:
+			release = append(release, claims[i])
+		default:
+			done = append(done, claims[i])
+		}
+	}
+	return p.settle(ctx, done, release)
+}
+
+// settle records the batch's final dedupe states in Redis.
+func (p *Pipeline) settle(ctx context.Context, done, release []presence.Claim) bool {
+	if len(done) > 0 && !p.infra(ctx, "presence done", func() error { return p.store.Done(ctx, done) }) {
+		return false
+	}
+	if len(release) > 0 && !p.infra(ctx, "presence release", func() error { return p.store.Release(ctx, release) }) {
+		return false
+	}
+	return true
+}
+
+// infra retries an infrastructure call (Redis) until it succeeds or ctx ends: the event waits
+// rather than losing pushes, and the bounded queue stops the fetch loop meanwhile.
+func (p *Pipeline) infra(ctx context.Context, what string, call func() error) bool {
+	delay := 50 * time.Millisecond
+	for {
+		err := call()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		p.metrics.infraErrors.Add(ctx, 1)
+		p.log.Warn("retrying", "op", what, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func itoa(n int) string {
+	return formatInt(int64(n))
+}

@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"offpush/apns"
+	"offpush/event"
+	"offpush/render"
+)
+
+// sendJob is one push handed to the sender goroutines.
+type sendJob struct {
+	job    *job
+	msg    *event.Message
+	userID string
+	busiID int
+	n      render.Notification
+	wg     *sync.WaitGroup
+
+	// Written by the sender before wg.Done.
+	finished     bool // a final outcome was reached (sent, token removed, dead-lettered)
+	deadLettered bool
+}
+
+// sendLoop is one long-lived sender goroutine: it takes pushes until the channel closes.
+func (p *Pipeline) sendLoop(ctx context.Context) {
+	for sj := range p.sends {
+		p.deliver(ctx, sj)
+		sj.wg.Done()
+	}
+}
+
+// deliver sends one push with retries and acts on the final APNs answer.
+func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
+	p.metrics.inFlight.Add(ctx, 1)
+	defer p.metrics.inFlight.Add(ctx, -1)
+	res, attempts := p.sendWithRetry(ctx, sj)
+	if ctx.Err() != nil && res.Class != apns.Sent {
+		return // shutting down past the grace period: stays unfinished, redelivered later
+	}
+	switch res.Class {
+	case apns.Sent:
+		p.metrics.sent(ctx, sj.n.Topic)
+		sj.finished = true
+	case apns.TokenDead:
+		sj.finished = p.removeToken(ctx, sj, res)
+	default:
+		f, msg := failureOf(res)
+		sj.deadLettered = p.deadLetter(ctx, sj.job, sj.msg, sj.userID, f, msg+" (token "+sj.n.Token+")", attempts)
+		sj.finished = sj.deadLettered
+	}
+}
+
+// sendWithRetry sends until APNs gives a final answer, the retry budget (MaxAttempts,
+// MaxElapsed) is spent, or the pipeline stops.
+func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result, int) {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(p.opts.InitialBackoff),
+		backoff.WithMaxElapsedTime(p.opts.MaxElapsed),
+	)
+	bo := backoff.WithContext(backoff.WithMaxRetries(b, uint64(p.opts.MaxAttempts-1)), ctx)
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res := p.apns.Send(ctx, sj.busiID, &sj.n)
+		p.metrics.apnsRequest(ctx, res, time.Since(start))
+		if res.Class != apns.Retry && res.Class != apns.RefreshAuth {
+			return res, attempt
+		}
+		wait := bo.NextBackOff()
+		if wait == backoff.Stop || p.isStopping() {
+			return res, attempt
+		}
+		if res.RetryAfter > wait {
+			wait = res.RetryAfter // 429: APNs asked us to slow down
+		}
+		p.metrics.retries.Add(ctx, 1)
+		select {
+		case <-ctx.Done():
+			return res, attempt
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *Pipeline) isStopping() bool {
+	select {
+	case <-p.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// removeToken deletes a token APNs declared dead, unless it was registered again after the
+// time APNs gives; false means Redis could not be reached before ctx ended.
+func (p *Pipeline) removeToken(ctx context.Context, sj *sendJob, res apns.Result) bool {
+	var removed bool
+	ok := p.infra(ctx, "remove dead token", func() (err error) {
+		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.n.Token, res.Timestamp)
+		return err
+	})
+	if ok {
+		p.metrics.tokenDead(ctx, res.Reason, removed)
+		p.log.Info("token dead", "user", sj.userID, "reason", res.Reason, "removed", removed)
+	}
+	return ok
+}
+
+// failureOf names the DLQ reason and error text of a final, unsuccessful APNs result.
+func failureOf(res apns.Result) (Failure, string) {
+	msg := res.Reason
+	if res.Status != 0 {
+		msg = strconv.Itoa(res.Status) + " " + res.Reason
+	}
+	if res.Err != nil {
+		msg = res.Err.Error()
+	}
+	switch {
+	case res.Reason == apns.ReasonUnknownCertificate:
+		return UnknownCertificate, msg
+	case res.Status == 413:
+		return PayloadTooLarge, msg
+	case res.Class == apns.Retry || res.Class == apns.RefreshAuth:
+		return RetryExhausted, msg
+	default:
+		return Rejected, msg
+	}
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
