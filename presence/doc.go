@@ -1,0 +1,51 @@
+// Package presence owns offpush's Redis schema: the devices, foreground state, badges, push
+// settings and receive options of each user, and the per-device dedupe keys of the pipeline.
+// Store is the only code that reads or writes these keys.
+//
+// # Schema
+//
+// P is Options.Prefix ("op" by default), U a user id, T a device token, M a message id.
+// Every key of one user carries the Redis Cluster hash tag {U}, so whatever one user operation
+// touches lives in one slot (multi-key scripts are legal in a cluster). Only the token owner
+// key has a slot of its own.
+//
+//	P:{U}:u   hash, no TTL — the whole recipient, read by one HGETALL
+//	  d:T          "busiId|updatedAtUnixMs"   device registered (SetToken; removed by Logout,
+//	                                          RemoveDeadToken, or SetToken of T by another user)
+//	  f:T          foregroundUntilUnixMs      Foreground writes now+ForegroundTTL; Background
+//	                                          deletes it. The device counts as foreground while
+//	                                          the value is later than now: that comparison is
+//	                                          its TTL, so a crashed app does not silence pushes
+//	                                          forever. A lapsed value stays until the next
+//	                                          Background or removal; readers ignore it.
+//	  b:T          badge count (integer)      Background sets the unread count, Foreground sets
+//	                                          0, Claim adds 1 per push. Absent = 0.
+//	  c:openPush   0 | 1 | 2                  SetSettings (absent = 0, push on)
+//	  c:c2cSound   sound file name            SetSettings (absent = default sound)
+//	  c:groupSound sound file name            SetSettings (absent = default sound)
+//	  r:C          receive option             SetReceiveOpt; C is "c2c:peer", "group:id" or
+//	                                          "all"; absent = "receive"
+//
+//	P:tok:T   string, no TTL — the user id that owns T (SetToken; deleted by Logout and
+//	          RemoveDeadToken while it still names that user). A token belongs to one user.
+//
+//	P:{U}:dd:M:T   string, TTL DedupeTTL (48h) — one push of message M to device T
+//	  "p:N"        claimed, push in flight with badge N (-1: ignoreBadge). Claim writes it.
+//	  "s"          finished: sent, token dead, or skipped. Done writes it.
+//	  (absent)     Release deletes the key of a push written to the DLQ, so that replaying
+//	               the record pushes the device again.
+//
+// Values are parsed leniently: a malformed number reads as 0, so one bad field cannot stall
+// the pipeline (a device with busiId 0 ends in the DLQ as an unknown certificate).
+//
+// User ids must be non-empty and must not start with '}' (the hash tag would be empty and
+// the user's keys would spread over slots in a cluster); the state API validates them.
+//
+// # Moving a token
+//
+// SetToken writes d:T for the new user, then swaps P:tok:T to it (SET … GET) and, if another
+// user owned T, removes T from that user unless that user registered T again after this
+// call's timestamp. The three keys are in different slots, so this is not one transaction;
+// the order makes concurrent registrations of one token by two users converge on the
+// last owner.
+package presence

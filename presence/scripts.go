@@ -1,0 +1,56 @@
+package presence
+
+// Lua scripts. Each touches the keys of one user only (KEYS share the {userId} hash tag),
+// except releaseOwnerSrc, which touches the single token owner key.
+
+// claimSrc claims one push of a message to a device.
+// KEYS: user hash, dedupe key. ARGV: token, ignoreBadge "1"/"0", dedupe TTL ms.
+// Returns {state, badge} with the ClaimState values.
+const claimSrc = `
+local v = redis.call('GET', KEYS[2])
+if v == 's' then return {3, -1} end
+if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
+if v then return {2, tonumber(string.sub(v, 3)) or -1} end
+local b = -1
+if ARGV[2] ~= '1' then b = redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[1], 1) end
+redis.call('SET', KEYS[2], 'p:' .. b, 'PX', ARGV[3])
+return {1, b}
+`
+
+// removeDeviceSrc removes a device with its foreground state and badge.
+// KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally).
+// With before set, the device stays if it was registered at or after before.
+// Returns 1 if removed.
+const removeDeviceSrc = `
+local t = ARGV[1]
+local d = redis.call('HGET', KEYS[1], 'd:' .. t)
+if not d then return 0 end
+if ARGV[2] ~= '' then
+  local upd = tonumber(string.match(d, '|(%d+)$')) or 0
+  if upd >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HDEL', KEYS[1], 'd:' .. t, 'f:' .. t, 'b:' .. t)
+return 1
+`
+
+// setStateSrc moves a registered device to the foreground or the background.
+// KEYS: user hash. ARGV: token, foreground-until unix ms ("" = background), badge.
+// Returns 0 if the device is not registered.
+const setStateSrc = `
+local t = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], 'd:' .. t) == 0 then return 0 end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], 'f:' .. t)
+else
+  redis.call('HSET', KEYS[1], 'f:' .. t, ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'b:' .. t, ARGV[3])
+return 1
+`
+
+// releaseOwnerSrc deletes the token owner key if it still names the user.
+// KEYS: owner key. ARGV: user id.
+const releaseOwnerSrc = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`

@@ -1,0 +1,242 @@
+package presence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNoDevice means the device token is not registered for the user.
+var ErrNoDevice = errors.New("device not registered")
+
+// Options configure a Store. Zero fields take the defaults.
+type Options struct {
+	// Prefix starts every key; default "op".
+	Prefix string
+	// ForegroundTTL is how long a doForeground keeps a device from being pushed unless it is
+	// called again; default 10m. It lapses so that a crashed app does not silence pushes.
+	ForegroundTTL time.Duration
+	// DedupeTTL is how long a (message, device) dedupe key lives; default 48h.
+	DedupeTTL time.Duration
+	// Now is the clock; default time.Now. Tests move it.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "op"
+	}
+	if o.ForegroundTTL <= 0 {
+		o.ForegroundTTL = 10 * time.Minute
+	}
+	if o.DedupeTTL <= 0 {
+		o.DedupeTTL = 48 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Store reads and writes the presence schema (see the package comment). It is safe for
+// concurrent use.
+type Store struct {
+	rdb   redis.UniversalClient
+	opts  Options
+	ttlMs string // DedupeTTL in milliseconds, as sent to the claim script
+
+	claim        *redis.Script
+	removeDevice *redis.Script
+	setState     *redis.Script
+	releaseOwner *redis.Script
+}
+
+// New returns a Store using rdb (a single node, Sentinel or Cluster client).
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	opts = opts.withDefaults()
+	return &Store{
+		rdb:          rdb,
+		opts:         opts,
+		ttlMs:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
+		claim:        redis.NewScript(claimSrc),
+		removeDevice: redis.NewScript(removeDeviceSrc),
+		setState:     redis.NewScript(setStateSrc),
+		releaseOwner: redis.NewScript(releaseOwnerSrc),
+	}
+}
+
+func (s *Store) userKey(userID string) string {
+	return s.opts.Prefix + ":{" + userID + "}:u"
+}
+
+func (s *Store) dedupeKey(userID, msgID, token string) string {
+	return s.opts.Prefix + ":{" + userID + "}:dd:" + msgID + ":" + token
+}
+
+func (s *Store) ownerKey(token string) string {
+	return s.opts.Prefix + ":tok:" + token
+}
+
+func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// SetToken registers token for userID with the certificate busiID, or refreshes it (its
+// updatedAt becomes now; badge and foreground state are kept). If another user owned the
+// token, it is removed from that user: a phone changed hands.
+func (s *Store) SetToken(ctx context.Context, userID, token string, busiID int) error {
+	now := s.opts.Now()
+	val := strconv.Itoa(busiID) + "|" + unixMs(now)
+	if err := s.rdb.HSet(ctx, s.userKey(userID), "d:"+token, val).Err(); err != nil {
+		return fmt.Errorf("set token of %s: %w", userID, err)
+	}
+	prev, err := s.rdb.SetArgs(ctx, s.ownerKey(token), userID, redis.SetArgs{Get: true}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("set token owner to %s: %w", userID, err)
+	}
+	if prev == "" || prev == userID {
+		return nil
+	}
+	// Remove it from prev unless prev registered it again after us.
+	before := strconv.FormatInt(now.UnixMilli()+1, 10)
+	if err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(prev)}, token, before).Err(); err != nil {
+		return fmt.Errorf("set token: remove it from previous owner %s: %w", prev, err)
+	}
+	return nil
+}
+
+// Logout forgets the device: its registration, badge and foreground state, and its owner key
+// if that still names userID. Logging out an unknown device is not an error.
+func (s *Store) Logout(ctx context.Context, userID, token string) error {
+	if err := s.rdb.HDel(ctx, s.userKey(userID), "d:"+token, "f:"+token, "b:"+token).Err(); err != nil {
+		return fmt.Errorf("logout %s: %w", userID, err)
+	}
+	return s.release(ctx, userID, token)
+}
+
+// release deletes the token owner key if it still names userID.
+func (s *Store) release(ctx context.Context, userID, token string) error {
+	if err := s.releaseOwner.Run(ctx, s.rdb, []string{s.ownerKey(token)}, userID).Err(); err != nil {
+		return fmt.Errorf("release token owner %s: %w", userID, err)
+	}
+	return nil
+}
+
+// Background marks the device offline-pushable (doBackground): its foreground state is
+// cleared and its badge base becomes unread. ErrNoDevice if the token is not registered.
+func (s *Store) Background(ctx context.Context, userID, token string, unread int64) error {
+	if err := s.state(ctx, userID, token, "", unread); err != nil {
+		return fmt.Errorf("background %s: %w", userID, err)
+	}
+	return nil
+}
+
+// Foreground marks the device as in the foreground (doForeground) until now+ForegroundTTL
+// and resets its badge to 0. ErrNoDevice if the token is not registered.
+func (s *Store) Foreground(ctx context.Context, userID, token string) error {
+	until := unixMs(s.opts.Now().Add(s.opts.ForegroundTTL))
+	if err := s.state(ctx, userID, token, until, 0); err != nil {
+		return fmt.Errorf("foreground %s: %w", userID, err)
+	}
+	return nil
+}
+
+func (s *Store) state(ctx context.Context, userID, token, fgUntil string, badge int64) error {
+	ok, err := s.setState.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, fgUntil, badge).Int64()
+	if err != nil {
+		return err
+	}
+	if ok == 0 {
+		return ErrNoDevice
+	}
+	return nil
+}
+
+// SetSettings stores the user's TIMAPNSConfig: OpenPush, C2CSound and GroupSound (an empty
+// sound removes it). ReceiveOpts are ignored: SetReceiveOpt writes those.
+func (s *Store) SetSettings(ctx context.Context, userID string, st Settings) error {
+	key := s.userKey(userID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "c:openPush", st.OpenPush)
+		setOrDel(ctx, p, key, "c:c2cSound", st.C2CSound)
+		setOrDel(ctx, p, key, "c:groupSound", st.GroupSound)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set settings of %s: %w", userID, err)
+	}
+	return nil
+}
+
+func setOrDel(ctx context.Context, p redis.Pipeliner, key, field, val string) {
+	if val == "" {
+		p.HDel(ctx, key, field)
+	} else {
+		p.HSet(ctx, key, field, val)
+	}
+}
+
+// SetReceiveOpt sets the user's receive option for a conversation ("c2c:peer", "group:id" or
+// "all"). Receive, the default, deletes the stored option.
+func (s *Store) SetReceiveOpt(ctx context.Context, userID, convID string, opt ReceiveOpt) error {
+	if !opt.Valid() {
+		return fmt.Errorf("set receive opt of %s: invalid option %q", userID, opt)
+	}
+	var err error
+	if opt == Receive {
+		err = s.rdb.HDel(ctx, s.userKey(userID), "r:"+convID).Err()
+	} else {
+		err = s.rdb.HSet(ctx, s.userKey(userID), "r:"+convID, string(opt)).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("set receive opt of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// GetSettings reads the user's settings, receive options included, from Redis (no cache).
+func (s *Store) GetSettings(ctx context.Context, userID string) (Settings, error) {
+	r, err := s.get(ctx, userID)
+	if err != nil {
+		return Settings{}, fmt.Errorf("get settings of %s: %w", userID, err)
+	}
+	return r.Settings, nil
+}
+
+// Devices lists the user's devices sorted by token, with their state now.
+func (s *Store) Devices(ctx context.Context, userID string) ([]Device, error) {
+	r, err := s.get(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("devices of %s: %w", userID, err)
+	}
+	return r.Devices, nil
+}
+
+func (s *Store) get(ctx context.Context, userID string) (Recipient, error) {
+	h, err := s.rdb.HGetAll(ctx, s.userKey(userID)).Result()
+	if err != nil {
+		return Recipient{}, err
+	}
+	var p parser
+	return p.recipient(userID, h, s.opts.Now().UnixMilli()), nil
+}
+
+// RemoveDeadToken removes a token APNs reported dead, unless it was registered again at or
+// after unregisteredAt (APNs' 410 timestamp); a zero unregisteredAt removes it anyway. The
+// owner key goes with it. removed reports whether the device was removed.
+func (s *Store) RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (removed bool, err error) {
+	before := ""
+	if !unregisteredAt.IsZero() {
+		before = unixMs(unregisteredAt)
+	}
+	n, err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, before).Int64()
+	if err != nil {
+		return false, fmt.Errorf("remove dead token of %s: %w", userID, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	return true, s.release(ctx, userID, token)
+}
