@@ -1,0 +1,140 @@
+// Package apns sends notifications to Apple Push Notification service (APNs) over HTTP/2 with
+// sideshow/apns2: a few connections per certificate, a bound on requests in flight, and one
+// classification of every answer (Classify) that tells the pipeline what to do next.
+package apns
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sideshow/apns2"
+
+	"offpush/render"
+)
+
+// Certificate is the parsed credential of one busiId: either a TLS client certificate
+// (certificate auth) or an ES256 .p8 key with its key id and team id (token auth).
+type Certificate struct {
+	ID         int    // busiId
+	Topic      string // apns-topic: the app's bundle id
+	Production bool   // api.push.apple.com rather than the sandbox
+
+	TLS *tls.Certificate // certificate auth
+
+	AuthKey *ecdsa.PrivateKey // token auth
+	KeyID   string
+	TeamID  string
+
+	NotAfter time.Time // informational: APNs, not the pool, refuses an expired certificate
+}
+
+// Options tunes a Pool. Zero values take the defaults shown.
+type Options struct {
+	Host        string         // APNs base URL, e.g. the simulator's; "" → apns2.HostProduction/HostDevelopment by certificate
+	RootCAs     *x509.CertPool // nil → the system roots
+	Connections int            // HTTP/2 connections per certificate; default 2
+	InFlight    int            // concurrent requests per certificate; default 1000
+	Timeout     time.Duration  // per request; default 10s
+}
+
+// Defaults of Options.
+const (
+	DefaultConnections = 2
+	DefaultInFlight    = 1000
+	DefaultTimeout     = 10 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.Connections <= 0 {
+		o.Connections = DefaultConnections
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = DefaultInFlight
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	o.Host = strings.TrimSuffix(o.Host, "/")
+	return o
+}
+
+// Pool sends notifications with the certificate of their busiId. It is safe for concurrent use.
+type Pool struct {
+	senders map[int]*sender
+}
+
+// NewPool builds the clients of every certificate. It does not connect: connections open on
+// the first Send and stay open.
+func NewPool(certs []Certificate, opts Options) (*Pool, error) {
+	opts = opts.withDefaults()
+	p := &Pool{senders: make(map[int]*sender, len(certs))}
+	for _, c := range certs {
+		if _, dup := p.senders[c.ID]; dup {
+			return nil, fmt.Errorf("certificate %d: duplicate id", c.ID)
+		}
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", c.ID, err)
+		}
+		s, err := newSender(c, opts)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", c.ID, err)
+		}
+		p.senders[c.ID] = s
+	}
+	return p, nil
+}
+
+func (c *Certificate) validate() error {
+	switch {
+	case c.Topic == "":
+		return errors.New("empty topic")
+	case c.TLS == nil && c.AuthKey == nil:
+		return errors.New("neither a TLS certificate nor an auth key")
+	case c.TLS != nil && c.AuthKey != nil:
+		return errors.New("both a TLS certificate and an auth key")
+	case c.AuthKey != nil && (c.KeyID == "" || c.TeamID == ""):
+		return errors.New("token auth needs a key id and a team id")
+	}
+	return nil
+}
+
+// Send pushes n with the certificate of busiID and classifies the answer. It waits for an
+// in-flight slot as long as ctx allows; a Result with Class Retry and ctx's error says it gave up.
+func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification) Result {
+	s := p.senders[busiID]
+	if s == nil {
+		return Result{Class: Permanent, Reason: ReasonUnknownCertificate,
+			Err: fmt.Errorf("busiId %d: %w", busiID, ErrUnknownCertificate)}
+	}
+	if err := s.acquire(ctx); err != nil {
+		return Result{Class: Retry, Err: fmt.Errorf("wait for an in-flight slot: %w", err)}
+	}
+	defer s.release()
+	return s.push(ctx, n)
+}
+
+// Close closes the idle connections of every certificate. Sends in flight finish.
+func (p *Pool) Close() {
+	for _, s := range p.senders {
+		s.close()
+	}
+}
+
+// notification is the apns2 request for n; the payload bytes go out as they are.
+func notification(n *render.Notification) *apns2.Notification {
+	return &apns2.Notification{
+		DeviceToken: n.Token,
+		Topic:       n.Topic,
+		PushType:    apns2.EPushType(n.PushType),
+		Priority:    n.Priority,
+		Expiration:  n.Expiration,
+		CollapseID:  n.CollapseID,
+		Payload:     n.Payload,
+	}
+}

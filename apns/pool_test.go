@@ -1,0 +1,295 @@
+package apns
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"offpush/apns/apnstest"
+	"offpush/render"
+)
+
+func TestMain(m *testing.M) {
+	apnstest.RunChild() // BenchmarkSend runs the simulator in a child process
+	os.Exit(m.Run())
+}
+
+const (
+	certID     = 2382 // certificate auth, as in DESIGN §6
+	tokenID    = 2516 // token auth
+	certTopic  = "com.example.im"
+	tokenTopic = "com.example.im.enterprise"
+	keyID      = "KEY1234567"
+	teamID     = "TEAM123456"
+	device     = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	payload    = `{"aps":{"alert":{"title":"Alice","body":"hi"},"badge":1,"sound":"default"}}`
+)
+
+// fixture is a simulator and the credentials of one certificate-auth and one token-auth busiId.
+type fixture struct {
+	sim   *apnstest.Server
+	certs []Certificate
+	key   *ecdsa.PrivateKey
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCert, err := apnstest.ClientCertificate(certTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := apnstest.New(apnstest.Options{Keys: map[string]*ecdsa.PublicKey{keyID: &key.PublicKey}, TeamID: teamID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	t.Cleanup(func() { _ = sim.Close() })
+	return &fixture{sim: sim, key: key, certs: []Certificate{
+		{ID: certID, Topic: certTopic, TLS: &tlsCert},
+		{ID: tokenID, Topic: tokenTopic, AuthKey: key, KeyID: keyID, TeamID: teamID},
+	}}
+}
+
+// pool is a Pool on the fixture's simulator; opts.Host and RootCAs are filled in.
+func (f *fixture) pool(t testing.TB, opts Options) *Pool {
+	t.Helper()
+	opts.Host, opts.RootCAs = f.sim.URL(), f.sim.CertPool()
+	p, err := NewPool(f.certs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func note(topic string) *render.Notification {
+	return &render.Notification{Token: device, Topic: topic, PushType: "alert", Priority: 10,
+		CollapseID: "msg-1", Payload: []byte(payload)}
+}
+
+// TestSendCertificateAuth sends with a client certificate and checks what the simulator got.
+func TestSendCertificateAuth(t *testing.T) {
+	f := newFixture(t)
+	p := f.pool(t, Options{})
+	r := p.Send(context.Background(), certID, note(certTopic))
+	if r.Class != Sent || r.Status != 200 || r.ApnsID == "" || r.Err != nil || r.Duration <= 0 {
+		t.Fatalf("Send = %+v", r)
+	}
+	n := note(certTopic)
+	n.Expiration = time.Unix(1800000000, 0)
+	r2 := p.Send(context.Background(), certID, n)
+	if r2.Class != Sent {
+		t.Fatalf("Send with expiration = %+v", r2)
+	}
+	d := f.sim.Deliveries()
+	want := apnstest.Headers{Topic: certTopic, PushType: "alert", Priority: "10", Expiration: "0",
+		CollapseID: "msg-1", ID: r.ApnsID}
+	if len(d) != 2 || d[0].Token != device || string(d[0].Payload) != payload || d[0].Headers != want {
+		t.Fatalf("deliveries %+v, want payload as sent and headers like %+v", d, want)
+	}
+	if d[1].Headers.Expiration != "1800000000" || d[1].Headers.ID != r2.ApnsID {
+		t.Errorf("second delivery headers %+v, want apns-expiration 1800000000 and apns-id %s", d[1].Headers, r2.ApnsID)
+	}
+}
+
+// TestSendTokenAuth sends with a JWT that the simulator verifies, and with one it rejects.
+func TestSendTokenAuth(t *testing.T) {
+	f := newFixture(t)
+	if r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic)); r.Class != Sent {
+		t.Fatalf("Send = %+v", r)
+	}
+	f.certs[1].TeamID = "OTHERTEAM0"
+	r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic))
+	if r.Class != Permanent || r.Status != 403 || r.Reason != "InvalidProviderToken" {
+		t.Fatalf("Send with a wrong team id = %+v", r)
+	}
+}
+
+// TestSendUnknownCertificate checks the answer for a busiId without a certificate.
+func TestSendUnknownCertificate(t *testing.T) {
+	f := newFixture(t)
+	r := f.pool(t, Options{}).Send(context.Background(), 9999, note(certTopic))
+	if r.Class != Permanent || r.Reason != ReasonUnknownCertificate || !r.UnknownCertificate() ||
+		!errors.Is(r.Err, ErrUnknownCertificate) {
+		t.Fatalf("Send = %+v", r)
+	}
+	if n := f.sim.Stats().Requests; n != 0 {
+		t.Errorf("simulator got %d requests, want 0", n)
+	}
+}
+
+// TestSendAnswers checks the Result of each kind of APNs answer, end to end.
+func TestSendAnswers(t *testing.T) {
+	f := newFixture(t)
+	p := f.pool(t, Options{})
+	gone := time.UnixMilli(1700000000123)
+	cases := []struct {
+		name       string
+		setup      func(*apnstest.Server)
+		token      string
+		class      Class
+		status     int
+		reason     string
+		retryAfter time.Duration
+		timestamp  time.Time
+	}{
+		{"unregistered token", func(s *apnstest.Server) { s.MarkUnregistered(device, gone) }, device,
+			TokenDead, 410, "Unregistered", 0, gone.Truncate(time.Second)}, // apns2 keeps whole seconds
+		{"malformed token", nil, "abc", TokenDead, 400, "BadDeviceToken", 0, time.Time{}},
+		{"429 without Retry-After", func(s *apnstest.Server) { s.InjectFault(429, "TooManyRequests", 1) }, device,
+			Retry, 429, "TooManyRequests", time.Second, time.Time{}},
+		{"429 with Retry-After", func(s *apnstest.Server) {
+			s.SetFault(apnstest.Fault{Status: 429, Reason: "TooManyRequests", Count: 1, RetryAfter: 3})
+		}, device, Retry, 429, "TooManyRequests", 3 * time.Second, time.Time{}},
+		{"500", func(s *apnstest.Server) { s.InjectFault(500, "InternalServerError", 1) }, device,
+			Retry, 500, "InternalServerError", 0, time.Time{}},
+		{"503", func(s *apnstest.Server) { s.InjectFault(503, "ServiceUnavailable", 1) }, device,
+			Retry, 503, "ServiceUnavailable", 0, time.Time{}},
+		{"403 ExpiredProviderToken", func(s *apnstest.Server) { s.InjectFault(403, "ExpiredProviderToken", 1) }, device,
+			RefreshAuth, 403, "ExpiredProviderToken", 0, time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.sim.Reset()
+			if c.setup != nil {
+				c.setup(f.sim)
+			}
+			n := note(certTopic)
+			n.Token = c.token
+			r := p.Send(context.Background(), certID, n)
+			if r.Class != c.class || r.Status != c.status || r.Reason != c.reason || r.RetryAfter != c.retryAfter ||
+				!r.Timestamp.Equal(c.timestamp) || r.Err != nil {
+				t.Errorf("Send = %+v, want %v %d %s retryAfter %v timestamp %v",
+					r, c.class, c.status, c.reason, c.retryAfter, c.timestamp)
+			}
+		})
+	}
+}
+
+// TestRefreshAuth checks that 403 ExpiredProviderToken regenerates the JWT once.
+func TestRefreshAuth(t *testing.T) {
+	f := newFixture(t)
+	p := f.pool(t, Options{})
+	tok := p.senders[tokenID].token
+	before := tok.Bearer
+	f.sim.InjectFault(403, "ExpiredProviderToken", 1)
+	if r := p.Send(context.Background(), tokenID, note(tokenTopic)); r.Class != RefreshAuth || r.Err != nil {
+		t.Fatalf("Send = %+v, want RefreshAuth", r)
+	}
+	after := tok.Bearer
+	if after == before {
+		t.Fatal("the JWT was not regenerated")
+	}
+	if err := p.senders[tokenID].refresh(before); err != nil || tok.Bearer != after {
+		t.Error("a second rejection of the same stale JWT regenerated it again")
+	}
+	if r := p.Send(context.Background(), tokenID, note(tokenTopic)); r.Class != Sent {
+		t.Fatalf("Send after refresh = %+v", r)
+	}
+}
+
+// TestConnections checks that each certificate opens Options.Connections connections.
+func TestConnections(t *testing.T) {
+	for _, conns := range []int{1, 3} {
+		f := newFixture(t)
+		p := f.pool(t, Options{Connections: conns})
+		for range 2 * conns {
+			if r := p.Send(context.Background(), certID, note(certTopic)); r.Class != Sent {
+				t.Fatalf("Send = %+v", r)
+			}
+		}
+		if got := f.sim.Stats().Connections; got != int64(conns) {
+			t.Errorf("Connections %d: the simulator saw %d connections", conns, got)
+		}
+	}
+}
+
+// TestInFlightLimit checks that no more than Options.InFlight requests are in progress at once.
+func TestInFlightLimit(t *testing.T) {
+	f := newFixture(t)
+	const limit = 5
+	p := f.pool(t, Options{InFlight: limit})
+	f.sim.SetLatency(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	results := make([]Result, 4*limit)
+	for i := range results {
+		wg.Go(func() { results[i] = p.Send(context.Background(), certID, note(certTopic)) })
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.Class != Sent {
+			t.Fatalf("Send = %+v", r)
+		}
+	}
+	if got := f.sim.Stats().MaxConcurrent; got != limit {
+		t.Errorf("at most %d requests in progress at the simulator, want %d", got, limit)
+	}
+}
+
+// TestSendContext checks that Send gives up with its ctx, while waiting for APNs and while
+// waiting for an in-flight slot, and with Options.Timeout.
+func TestSendContext(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetLatency(time.Minute)
+	p := f.pool(t, Options{InFlight: 1})
+
+	hold, release := context.WithCancel(context.Background())
+	defer release()
+	held := make(chan Result)
+	go func() { held <- p.Send(hold, certID, note(certTopic)) }() // occupies the only slot
+	for f.sim.Stats().Requests == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	r := p.Send(ctx, certID, note(certTopic))
+	if r.Class != Retry || !errors.Is(r.Err, context.DeadlineExceeded) || f.sim.Stats().Requests != 1 {
+		t.Errorf("waiting for a slot: %+v, %d requests; want Retry with DeadlineExceeded, 1 request", r, f.sim.Stats().Requests)
+	}
+	release()
+	if r := <-held; r.Class != Retry || !errors.Is(r.Err, context.Canceled) {
+		t.Errorf("cancelled while waiting for APNs: %+v", r)
+	}
+
+	start := time.Now()
+	r = f.pool(t, Options{Timeout: 100 * time.Millisecond}).Send(context.Background(), certID, note(certTopic))
+	if r.Class != Retry || r.Err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("with Options.Timeout: %+v after %v", r, time.Since(start))
+	}
+}
+
+// TestNewPoolErrors checks that bad certificates are refused with their id in the error.
+func TestNewPoolErrors(t *testing.T) {
+	f := newFixture(t)
+	cert, tok := f.certs[0], f.certs[1]
+	noTopic, both, noKeyID := cert, cert, tok
+	noTopic.Topic = ""
+	both.AuthKey, both.KeyID, both.TeamID = tok.AuthKey, keyID, teamID
+	noKeyID.KeyID = ""
+	cases := []struct {
+		certs []Certificate
+		want  string
+	}{
+		{[]Certificate{cert, cert}, "certificate 2382: duplicate id"},           // same busiId twice
+		{[]Certificate{noTopic}, "certificate 2382: empty topic"},               // no bundle id
+		{[]Certificate{{ID: 7, Topic: "t"}}, "certificate 7: neither"},          // no credential
+		{[]Certificate{both}, "certificate 2382: both"},                         // two credentials
+		{[]Certificate{noKeyID}, "certificate 2516: token auth needs a key id"}, // incomplete token auth
+	}
+	for _, c := range cases {
+		if _, err := NewPool(c.certs, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewPool: %v, want an error containing %q", err, c.want)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package apns
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
+
+	"offpush/render"
+)
+
+// Transport settings. Apple asks providers to keep connections open; a ping every 15s of
+// silence finds dead ones.
+const (
+	readIdleTimeout   = 15 * time.Second
+	defaultRetryAfter = time.Second // Result.RetryAfter of a 429 without Retry-After
+)
+
+// sender is the state of one certificate: its clients (one HTTP/2 connection each), the
+// in-flight semaphore and, for token auth, the JWT shared by all its connections.
+type sender struct {
+	clients    []*apns2.Client
+	transports []*http2.Transport
+	next       atomic.Uint32
+	sem        chan struct{}
+	token      *token.Token // nil for certificate auth
+}
+
+func newSender(c Certificate, o Options) (*sender, error) {
+	s := &sender{sem: make(chan struct{}, o.InFlight)}
+	if c.AuthKey != nil {
+		s.token = &token.Token{AuthKey: c.AuthKey, KeyID: c.KeyID, TeamID: c.TeamID}
+		if _, err := s.token.Generate(); err != nil {
+			return nil, fmt.Errorf("sign provider token: %w", err)
+		}
+	}
+	host := o.Host
+	if host == "" {
+		host = apns2.HostDevelopment
+		if c.Production {
+			host = apns2.HostProduction
+		}
+	}
+	for range o.Connections {
+		tr := newTransport(c, o)
+		s.transports = append(s.transports, tr)
+		s.clients = append(s.clients, &apns2.Client{
+			Host:       host,
+			Token:      s.token,
+			HTTPClient: &http.Client{Transport: hintTransport{tr}, Timeout: o.Timeout},
+		})
+	}
+	return s, nil
+}
+
+// newTransport is one HTTP/2 transport of its own: with a single host it keeps one connection
+// (a second only if APNs's concurrent-stream limit is reached).
+func newTransport(c Certificate, o Options) *http2.Transport {
+	cfg := &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
+	if c.TLS != nil {
+		cfg.Certificates = []tls.Certificate{*c.TLS}
+	}
+	return &http2.Transport{TLSClientConfig: cfg, ReadIdleTimeout: readIdleTimeout}
+}
+
+func (s *sender) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *sender) release() { <-s.sem }
+
+// client picks the next connection round-robin.
+func (s *sender) client() *apns2.Client {
+	return s.clients[int(s.next.Add(1)%uint32(len(s.clients)))]
+}
+
+func (s *sender) push(ctx context.Context, n *render.Notification) Result {
+	var bearer string
+	if s.token != nil {
+		bearer = s.token.GenerateIfExpired()
+	}
+	hint := new(string)
+	ctx = context.WithValue(ctx, retryAfterKey{}, hint)
+	start := time.Now()
+	resp, err := s.client().PushWithContext(ctx, notification(n))
+	r := Result{Duration: time.Since(start)}
+	if err != nil {
+		r.Class, r.Err = Retry, fmt.Errorf("push to APNs: %w", err)
+		return r
+	}
+	r.Status, r.Reason, r.ApnsID = resp.StatusCode, resp.Reason, resp.ApnsID
+	r.Timestamp = resp.Timestamp.Time
+	r.Class = Classify(r.Status, r.Reason, nil)
+	if r.Class == Retry {
+		r.RetryAfter = retryAfter(r.Status, *hint)
+	}
+	if r.Class == RefreshAuth && s.token != nil {
+		r.Err = s.refresh(bearer)
+	}
+	return r
+}
+
+// refresh regenerates the JWT after APNs called the one sent (used) expired. Many requests in
+// flight can carry the same stale JWT; only the first regenerates, as APNs answers 429
+// TooManyProviderTokenUpdates to frequent refreshes.
+func (s *sender) refresh(used string) error {
+	s.token.Lock()
+	defer s.token.Unlock()
+	if s.token.Bearer != used {
+		return nil
+	}
+	if _, err := s.token.Generate(); err != nil {
+		return fmt.Errorf("regenerate provider token: %w", err)
+	}
+	return nil
+}
+
+func (s *sender) close() {
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+}
+
+// retryAfter is the RetryAfter hint from a Retry-After header value (seconds or HTTP date).
+func retryAfter(status int, header string) time.Duration {
+	if header != "" {
+		if secs, err := strconv.Atoi(header); err == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second
+		}
+		if t, err := http.ParseTime(header); err == nil {
+			return max(time.Until(t), 0)
+		}
+	}
+	if status == http.StatusTooManyRequests {
+		return defaultRetryAfter
+	}
+	return 0
+}
+
+type retryAfterKey struct{}
+
+// hintTransport adds to apns2 what its Client cannot express: it reads the Retry-After header
+// (apns2.Response has no headers) into the *string under retryAfterKey in the request context,
+// and sends "apns-expiration: 0" (deliver once, do not store: render.Notification's zero
+// Expiration) where apns2 would omit the header. apns2 builds a fresh request per push and
+// never reuses it, so setting a header here is safe.
+type hintTransport struct{ next http.RoundTripper }
+
+func (t hintTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Header["Apns-Expiration"]; !ok {
+		req.Header["Apns-Expiration"] = []string{"0"}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if hint, ok := req.Context().Value(retryAfterKey{}).(*string); ok {
+			*hint = v
+		}
+	}
+	return resp, nil
+}
