@@ -100,11 +100,5 @@ func decodeControl(r *http.Request, v any) error {
 
 func (s *Server) writeDeliveries(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	var b []byte
-	for _, d := range s.Deliveries() {
-		b = appendDelivery(b[:0], &d)
-		if _, err := w.Write(b); err != nil {
-			return
-		}
-	}
+	_ = writeChunks(w, s.keptChunks())
 }

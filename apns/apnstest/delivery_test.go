@@ -125,3 +125,20 @@ func TestWaitDeliveriesTimeout(t *testing.T) {
 		t.Error("WaitDeliveries returned nil without deliveries")
 	}
 }
+
+// TestJournalChunks checks that kept lines survive the move to a new chunk intact.
+func TestJournalChunks(t *testing.T) {
+	var j journal
+	d := Delivery{Token: testToken, Payload: json.RawMessage(bigPayload(1000)), Headers: Headers{Topic: testTopic}}
+	const n = 3000 // about 3 MB: three chunks
+	for range n {
+		j.add(appendDelivery(nil, &d))
+	}
+	got, err := decodeChunks(j.snapshot())
+	if err != nil || len(got) != n || len(j.chunks) < 3 {
+		t.Fatalf("%d decoded in %d chunks, error %v; want %d", len(got), len(j.chunks), err, n)
+	}
+	if string(got[n-1].Payload) != string(d.Payload) {
+		t.Error("the last line does not hold the payload")
+	}
+}

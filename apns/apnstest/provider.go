@@ -51,22 +51,39 @@ func (s *Server) serveProvider(w http.ResponseWriter, r *http.Request) {
 	if !s.delay(r) {
 		return
 	}
-	d, rej := s.check(r)
-	if rej.ok() {
-		s.accept(w, d)
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	var d Delivery
+	if rej := s.check(r, &d, (*buf)[:cap(*buf)]); !rej.ok() {
+		s.recordRejected(rej.reason)
+		writeRejection(w, d.Headers.ID, rej)
 		return
 	}
-	s.recordRejected(rej.reason)
+	d.ReceivedAt = time.Now()
+	var line []byte
+	if s.wantLine() {
+		line = appendDelivery(d.Payload[len(d.Payload):], &d) // after the payload, in buf
+	}
+	s.record(line)
 	h := w.Header()
-	if d.Headers.ID != "" {
-		h["Apns-Id"] = []string{d.Headers.ID}
+	h["Apns-Id"] = []string{d.Headers.ID}
+	h["Date"] = nil // APNs sends none; saves net/http formatting one
+	w.WriteHeader(http.StatusOK)
+}
+
+func writeRejection(w http.ResponseWriter, id string, rej rejection) {
+	h := w.Header()
+	h["Date"] = nil
+	if id != "" {
+		h["Apns-Id"] = []string{id}
 	}
 	h["Content-Type"] = []string{"application/json"}
 	if rej.retryAfter > 0 {
 		h["Retry-After"] = []string{strconv.Itoa(rej.retryAfter)}
 	}
 	w.WriteHeader(rej.status)
-	_, _ = w.Write(appendErrorBody(make([]byte, 0, 64), rej.reason, rej.timestamp))
+	var body [128]byte
+	_, _ = w.Write(appendErrorBody(body[:0], rej.reason, rej.timestamp))
 }
 
 // delay waits the injected latency; false if the client went away meanwhile.
@@ -85,31 +102,14 @@ func (s *Server) delay(r *http.Request) bool {
 	}
 }
 
-var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// bufPool holds request buffers: the payload, then the JSON line of the delivery after it.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4*maxPayload); return &b }}
 
-func (s *Server) accept(w http.ResponseWriter, d *Delivery) {
-	d.ReceivedAt = time.Now()
-	var line *[]byte
-	if s.out != nil {
-		line = linePool.Get().(*[]byte)
-		*line = appendDelivery((*line)[:0], d)
-	}
-	if line != nil {
-		s.record(*d, *line)
-		linePool.Put(line)
-	} else {
-		s.record(*d, nil)
-	}
-	w.Header()["Apns-Id"] = []string{d.Headers.ID}
-	w.WriteHeader(http.StatusOK)
-}
-
-// check validates a provider request in about the order APNs does and returns the
-// notification to keep, or why it is rejected. Headers.ID is set either way.
-func (s *Server) check(r *http.Request) (*Delivery, rejection) {
-	d := &Delivery{}
+// check validates a provider request in about the order APNs does, filling d (payload read
+// into buf), and says why it is rejected, if it is. d.Headers.ID is set either way.
+func (s *Server) check(r *http.Request, d *Delivery, buf []byte) rejection {
 	if rej := s.checkHeaders(r, d); !rej.ok() {
-		return d, rej
+		return rej
 	}
 	if f, ok := s.takeFault(); ok {
 		rej := reject(f.Status, f.Reason)
@@ -117,19 +117,19 @@ func (s *Server) check(r *http.Request) (*Delivery, rejection) {
 		if f.Status == http.StatusGone {
 			rej.timestamp = time.Now()
 		}
-		return d, rej
+		return rej
 	}
-	payload, rej := readPayload(r)
+	payload, rej := readPayload(r, buf)
 	if !rej.ok() {
-		return d, rej
+		return rej
 	}
 	d.Payload = payload
 	if ts, gone := s.unregisteredAt(d.Token); gone {
 		rej := reject(http.StatusGone, apns2.ReasonUnregistered)
 		rej.timestamp = ts
-		return d, rej
+		return rej
 	}
-	return d, rejection{}
+	return rejection{}
 }
 
 // checkHeaders checks method, path, credentials and the apns-* headers, filling d.
@@ -225,25 +225,20 @@ func checkOptions(h http.Header, d *Headers) rejection {
 	return rejection{}
 }
 
-// readPayload reads the body: non-empty, at most maxPayload bytes, a JSON object with "aps".
-func readPayload(r *http.Request) ([]byte, rejection) {
+// readPayload reads the body into buf (of at least maxPayload+1 bytes): non-empty, at most
+// maxPayload bytes, a JSON object with an "aps" object.
+func readPayload(r *http.Request, buf []byte) ([]byte, rejection) {
 	if r.ContentLength > maxPayload {
 		return nil, reject(http.StatusRequestEntityTooLarge, apns2.ReasonPayloadTooLarge)
 	}
-	var p []byte
-	var err error
-	if r.ContentLength >= 0 {
-		p = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, p)
-	} else {
-		p, err = io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
-	}
+	n, err := io.ReadFull(r.Body, buf[:maxPayload+1])
+	p := buf[:n]
 	switch {
-	case err != nil:
+	case err != nil && err != io.ErrUnexpectedEOF && err != io.EOF:
 		return nil, reject(http.StatusBadRequest, ReasonBadPayload)
-	case len(p) == 0:
+	case n == 0:
 		return nil, reject(http.StatusBadRequest, apns2.ReasonPayloadEmpty)
-	case len(p) > maxPayload:
+	case n > maxPayload:
 		return nil, reject(http.StatusRequestEntityTooLarge, apns2.ReasonPayloadTooLarge)
 	case !json.Valid(p) || !hasAPSObject(p):
 		return nil, reject(http.StatusBadRequest, ReasonBadPayload)

@@ -17,6 +17,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,11 +96,8 @@ func New(opts Options) (*Server, error) {
 }
 
 func (s *Server) newHTTPServer(cert tls.Certificate) *http.Server {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/sim/", s.serveControl)
-	mux.HandleFunc("/", s.serveProvider)
 	return &http.Server{
-		Handler: mux,
+		Handler: http.HandlerFunc(s.route),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.RequestClientCert, // certificate auth: any certificate, checked per request
@@ -109,6 +107,16 @@ func (s *Server) newHTTPServer(cert tls.Certificate) *http.Server {
 		ConnState: s.countConn,
 		ErrorLog:  log.New(logfWriter(s.opts.Logf), "", 0),
 	}
+}
+
+// route sends /sim/ to the control API and everything else to the provider API (a ServeMux
+// costs more than the provider handler itself).
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/sim/") {
+		s.serveControl(w, r)
+		return
+	}
+	s.serveProvider(w, r)
 }
 
 // Start serves in the background until Close.

@@ -42,13 +42,13 @@ type state struct {
 	fault        Fault
 	unregistered map[string]time.Time
 
-	recMu      sync.Mutex // deliveries, rejected, out
-	maxKept    int
-	deliveries []Delivery
-	rejected   map[string]int64
-	out        *bufio.Writer
-	outFailed  bool
-	logf       func(string, ...any)
+	recMu     sync.Mutex // kept, rejected, out
+	maxKept   int
+	kept      journal
+	rejected  map[string]int64
+	out       *bufio.Writer
+	outFailed bool
+	logf      func(string, ...any)
 }
 
 func (st *state) init(opts Options) {
@@ -121,7 +121,7 @@ func (st *state) Reset() {
 	st.latency.Store(0)
 
 	st.recMu.Lock()
-	st.deliveries = nil
+	st.kept = journal{}
 	clear(st.rejected)
 	st.requests.Store(0)
 	st.accepted.Store(0)
@@ -131,9 +131,27 @@ func (st *state) Reset() {
 
 // Deliveries returns the kept accepted notifications, oldest first.
 func (st *state) Deliveries() []Delivery {
+	d, err := decodeChunks(st.keptChunks())
+	if err != nil {
+		st.logf("apns simulator: %v", err) // not reached: the lines are appendDelivery's
+	}
+	return d
+}
+
+func (st *state) keptChunks() [][]byte {
 	st.recMu.Lock()
 	defer st.recMu.Unlock()
-	return append([]Delivery(nil), st.deliveries...)
+	return st.kept.snapshot()
+}
+
+// wantLine reports whether record needs the JSON line of an accepted notification.
+func (st *state) wantLine() bool {
+	if st.out != nil {
+		return true
+	}
+	st.recMu.Lock()
+	defer st.recMu.Unlock()
+	return st.kept.lines < st.maxKept
 }
 
 // Stats returns the counters.
@@ -182,13 +200,17 @@ func (st *state) enter() {
 
 func (st *state) leave() { st.inflight.Add(-1) }
 
-// record keeps an accepted notification and appends its JSON line (line) to the writer.
-func (st *state) record(d Delivery, line []byte) {
+// record counts an accepted notification, keeps its JSON line (nil if !wantLine) and
+// appends it to the writer.
+func (st *state) record(line []byte) {
 	st.recMu.Lock()
 	defer st.recMu.Unlock()
 	st.accepted.Add(1)
-	if len(st.deliveries) < st.maxKept {
-		st.deliveries = append(st.deliveries, d)
+	if line == nil {
+		return
+	}
+	if st.kept.lines < st.maxKept {
+		st.kept.add(line)
 	}
 	if st.out != nil && !st.outFailed {
 		if _, err := st.out.Write(line); err != nil {
