@@ -29,19 +29,18 @@ type dlqWriter struct {
 }
 
 func newDLQWriter(opts Options, _ <-chan struct{}) *dlqWriter {
-	var transport *kafka.Transport
-	if d := opts.Dialer; d != nil {
-		transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
-	}
-	return &dlqWriter{w: &kafka.Writer{
+	w := &kafka.Writer{
 		Addr:         kafka.TCP(opts.Brokers...),
 		Topic:        opts.DLQTopic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts:  3,
-		Transport:    transport,
-	}}
+	}
+	if d := opts.Dialer; d != nil {
+		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
+	}
+	return &dlqWriter{w: w}
 }
 
 func (d *dlqWriter) close() { _ = d.w.Close() }

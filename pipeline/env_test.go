@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +97,7 @@ func (e *env) opts() pipeline.Options {
 		Senders: 32, EventWorkers: 8, BatchSize: 100, MaxAttempts: 4,
 		InitialBackoff: 20 * time.Millisecond, MaxElapsed: 3 * time.Second, ShutdownGrace: 10 * time.Second,
 		Topics: e.topics,
+		Logger: slog.New(slog.NewTextHandler(tlogWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
@@ -226,7 +228,7 @@ func (e *env) committed() map[int]int64 {
 	c := &kafka.Client{Addr: kafka.TCP(e.kafka.Brokers...)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: e.group, Topics: map[string][]int{e.topic: nil}})
+	res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: e.group, Topics: map[string][]int{e.topic: {0, 1, 2, 3}}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -235,6 +237,14 @@ func (e *env) committed() map[int]int64 {
 		out[p.Partition] = p.CommittedOffset
 	}
 	return out
+}
+
+// tlogWriter sends a worker's log lines to the test log.
+type tlogWriter struct{ t *testing.T }
+
+func (w tlogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // eventually polls cond until it holds or 30s pass.

@@ -99,9 +99,15 @@ func (p *Pipeline) isStopping() bool {
 // removeToken deletes a token APNs declared dead, unless it was registered again after the
 // time APNs gives; false means Redis could not be reached before ctx ended.
 func (p *Pipeline) removeToken(ctx context.Context, sj *sendJob, res apns.Result) bool {
+	// apns2 reads APNs' millisecond timestamp to the second: a registration inside that second
+	// is taken as older than the 410, so the end of the second is the bound.
+	until := res.Timestamp
+	if !until.IsZero() {
+		until = until.Add(time.Second - time.Millisecond)
+	}
 	var removed bool
 	ok := p.infra(ctx, "remove dead token", func() (err error) {
-		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.n.Token, res.Timestamp)
+		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.n.Token, until)
 		return err
 	})
 	if ok {

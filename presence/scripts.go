@@ -19,7 +19,8 @@ return {1, b}
 
 // removeDeviceSrc removes a device with its foreground state and badge.
 // KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally).
-// With before set, the device stays if it was registered at or after before.
+// With before set, the device stays if it was registered after before (a registration in the
+// same millisecond as APNs' 410 timestamp is taken as the dead one).
 // Returns 1 if removed.
 const removeDeviceSrc = `
 local t = ARGV[1]
@@ -27,7 +28,7 @@ local d = redis.call('HGET', KEYS[1], 'd:' .. t)
 if not d then return 0 end
 if ARGV[2] ~= '' then
   local upd = tonumber(string.match(d, '|(%d+)$')) or 0
-  if upd >= tonumber(ARGV[2]) then return 0 end
+  if upd > tonumber(ARGV[2]) then return 0 end
 end
 redis.call('HDEL', KEYS[1], 'd:' .. t, 'f:' .. t, 'b:' .. t)
 return 1

@@ -223,8 +223,8 @@ func (s *Store) get(ctx context.Context, userID string) (Recipient, error) {
 	return p.recipient(userID, h, s.opts.Now().UnixMilli()), nil
 }
 
-// RemoveDeadToken removes a token APNs reported dead, unless it was registered again at or
-// after unregisteredAt (APNs' 410 timestamp); a zero unregisteredAt removes it anyway. The
+// RemoveDeadToken removes a token APNs reported dead, unless it was registered again after
+// unregisteredAt (APNs' 410 timestamp); a zero unregisteredAt removes it anyway. The
 // owner key goes with it. removed reports whether the device was removed.
 func (s *Store) RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (removed bool, err error) {
 	before := ""

@@ -210,4 +210,3 @@ func newPool(c config.APNs, certs []apns.Certificate) (*apns.Pool, error) {
 		Host: c.Host, RootCAs: roots, Connections: c.Connections, InFlight: c.InFlight, Timeout: c.Timeout,
 	})
 }
-

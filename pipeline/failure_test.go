@@ -1,0 +1,168 @@
+package pipeline_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"offpush/apns/apnstest"
+	"offpush/event"
+	"offpush/pipeline"
+)
+
+func c2c(id, to, text string) string {
+	return `{"id":"` + id + `","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["` + to + `"],"elems":[{"type":"text","text":"` + text + `"}]}`
+}
+
+// TestRetryThenDelivered: APNs answers 503 twice, then accepts; the push arrives once.
+func TestRetryThenDelivered(t *testing.T) {
+	e := newEnv(t, 1)
+	b1 := token()
+	e.device("bob", b1, 2382, 0)
+	e.sim.InjectFault(503, "ServiceUnavailable", 2)
+	w := e.start(e.opts())
+	e.publish(c2c("r1", "bob", "hello"))
+	got := e.waitDeliveries(1)
+	if got[0].Token != b1 {
+		t.Fatalf("delivered to %s", got[0].Token)
+	}
+	if st := e.sim.Stats(); st.Requests != 3 || st.Rejected["ServiceUnavailable"] != 2 {
+		t.Errorf("simulator saw %+v, want 3 requests of which 2 rejected", st)
+	}
+	eventually(t, "2 retries counted", func() bool {
+		return w.counter(t, "offpush.apns.retries", func(attrs) string { return "" })[""] == 2
+	})
+}
+
+// TestTooManyRequestsWaitsRetryAfter: a 429 with Retry-After delays the retry by that long,
+// not by the (shorter) exponential backoff.
+func TestTooManyRequestsWaitsRetryAfter(t *testing.T) {
+	e := newEnv(t, 1)
+	e.device("bob", token(), 2382, 0)
+	e.sim.SetFault(faultTooMany(1, 1))
+	o := e.opts()
+	o.InitialBackoff = time.Millisecond
+	e.start(o)
+	published := time.Now()
+	e.publish(c2c("r2", "bob", "hello"))
+	got := e.waitDeliveries(1)
+	if st := e.sim.Stats(); st.Requests != 2 || st.Rejected["TooManyRequests"] != 1 {
+		t.Fatalf("simulator saw %+v, want one 429 then success", st)
+	}
+	// With a 1ms backoff only Retry-After (1s) can put a second between publish and delivery.
+	if d := got[0].ReceivedAt.Sub(published); d < time.Second {
+		t.Errorf("retried %v after publishing, want at least the 1s Retry-After", d)
+	}
+}
+
+func faultTooMany(count, retryAfter int) apnstest.Fault {
+	return apnstest.Fault{Status: 429, Reason: "TooManyRequests", Count: count, RetryAfter: retryAfter}
+}
+
+// TestOutageGoesToDLQAndPartitionMovesOn: an outage longer than the retry budget writes a DLQ
+// record with every header, commits the event's offset, and the next event is delivered.
+func TestOutageGoesToDLQAndPartitionMovesOn(t *testing.T) {
+	e := newEnv(t, 1)
+	b1 := token()
+	e.device("bob", b1, 2382, 0)
+	e.sim.InjectFault(503, "ServiceUnavailable", 4) // exactly MaxAttempts
+	e.start(e.opts())
+	e.publish(c2c("o1", "bob", "lost in the outage"))
+	recs := e.dlqRecords(1)
+	h := headers(recs[0])
+	if h[pipeline.HeaderReason] != "apns_retry_exhausted" || h[pipeline.HeaderAttempts] != "4" ||
+		!strings.Contains(h[pipeline.HeaderError], "503 ServiceUnavailable") || h[pipeline.HeaderReplays] != "0" ||
+		h[pipeline.HeaderSource] != e.topic+"/0/0" || h[pipeline.HeaderFailedAt] == "" {
+		t.Errorf("DLQ headers = %v", h)
+	}
+	m, err := event.Decode(recs[0].Value)
+	if err != nil || m.ID != "o1" || len(m.Recipients) != 1 || m.Recipients[0] != "bob" {
+		t.Errorf("DLQ value %s: %v", recs[0].Value, err)
+	}
+	e.publish(c2c("o2", "bob", "after the outage"))
+	got := e.waitDeliveries(1)
+	if got[0].Headers.CollapseID != "o2" {
+		t.Errorf("delivered %s, want o2", got[0].Headers.CollapseID)
+	}
+	eventually(t, "both offsets committed", func() bool { return e.committed()[0] == 2 })
+}
+
+// TestTokenDead: 410 removes the token from Redis after one request; nothing goes to the DLQ.
+func TestTokenDead(t *testing.T) {
+	e := newEnv(t, 1)
+	dead, alive := token(), token()
+	e.device("bob", dead, 2382, 0)
+	e.device("bob", alive, 2382, 0)
+	e.sim.MarkUnregistered(dead, time.Now())
+	w := e.start(e.opts())
+	e.publish(c2c("t1", "bob", "hello"))
+	e.waitDeliveries(1)
+	eventually(t, "dead token removed", func() bool {
+		devs, err := e.store.Devices(context.Background(), "bob")
+		return err == nil && len(devs) == 1 && devs[0].Token == alive
+	})
+	if st := e.sim.Stats(); st.Requests != 2 || st.Rejected["Unregistered"] != 1 {
+		t.Errorf("simulator saw %+v: a dead token must not be retried", st)
+	}
+	eventually(t, "token_removed counted", func() bool { return w.pushes(t)["token_removed/Unregistered"] == 1 })
+	if n := w.counter(t, "offpush.dlq.records", func(attrs) string { return "" })[""]; n != 0 {
+		t.Errorf("%d DLQ records, want none", n)
+	}
+}
+
+// TestPoisonInputNeverStallsPartition: malformed JSON, wrong types, invalid UTF-8 and an
+// unknown certificate go to the DLQ with their reason; the good event behind them in the same
+// partition is delivered and every offset is committed.
+func TestPoisonInputNeverStallsPartition(t *testing.T) {
+	e := newEnv(t, 1)
+	good, orphan := token(), token()
+	e.device("bob", good, 2382, 0)
+	e.device("hank", orphan, 9999, 0)
+	e.start(e.opts())
+	e.publish(
+		`{"id":`,
+		`{"id":"p2","chatType":"c2c","sender":{"userId":"alice"},"recipients":"bob","elems":[{"type":"text"}]}`,
+		[]byte("{\"id\":\"p3\xff\"}"),
+		c2c("p4", "hank", "to a device of an unknown certificate"),
+		c2c("p5", "bob", "still delivered"),
+	)
+	got := e.waitDeliveries(1)
+	if got[0].Token != good {
+		t.Fatalf("delivered to %s", got[0].Token)
+	}
+	recs := e.dlqRecords(4)
+	reasons := map[string]int{}
+	for _, r := range recs {
+		reasons[headers(r)[pipeline.HeaderReason]]++
+	}
+	if reasons["invalid_event"] != 3 || reasons["unknown_certificate"] != 1 {
+		t.Errorf("DLQ reasons = %v", reasons)
+	}
+	errs := map[string]string{}
+	for _, r := range recs {
+		if h := headers(r); h[pipeline.HeaderReason] == "invalid_event" {
+			errs[string(r.Value)] = h[pipeline.HeaderError] // the original bytes, as published
+		}
+	}
+	for value, want := range map[string]string{
+		`{"id":`: "malformed JSON",
+		`{"id":"p2","chatType":"c2c","sender":{"userId":"alice"},"recipients":"bob","elems":[{"type":"text"}]}`: "recipients: want array",
+		"{\"id\":\"p3\xff\"}": "invalid UTF-8",
+	} {
+		if !strings.Contains(errs[value], want) {
+			t.Errorf("DLQ error for %q = %q, want it to mention %q", value, errs[value], want)
+		}
+	}
+	eventually(t, "all five offsets committed", func() bool { return e.committed()[0] == 5 })
+}
+
+func headers(m kafka.Message) map[string]string {
+	out := map[string]string{}
+	for _, h := range m.Headers {
+		out[h.Key] = string(h.Value)
+	}
+	return out
+}
