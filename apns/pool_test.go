@@ -199,16 +199,22 @@ func TestRefreshAuth(t *testing.T) {
 	}
 }
 
-// TestConnections checks that each certificate opens Options.Connections connections.
+// TestConnections checks that each certificate opens Options.Connections connections, even
+// when its first sends come all at once (no connection per waiting request).
 func TestConnections(t *testing.T) {
 	for _, conns := range []int{1, 3} {
 		f := newFixture(t)
 		p := f.pool(t, Options{Connections: conns})
-		for range 2 * conns {
-			if r := p.Send(context.Background(), certID, note(certTopic)); r.Class != Sent {
-				t.Fatalf("Send = %+v", r)
-			}
+		f.sim.SetLatency(20 * time.Millisecond)
+		var wg sync.WaitGroup
+		for range 20 * conns {
+			wg.Go(func() {
+				if r := p.Send(context.Background(), certID, note(certTopic)); r.Class != Sent {
+					t.Errorf("Send = %+v", r)
+				}
+			})
 		}
+		wg.Wait()
 		if got := f.sim.Stats().Connections; got != int64(conns) {
 			t.Errorf("Connections %d: the simulator saw %d connections", conns, got)
 		}

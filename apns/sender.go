@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -11,15 +12,16 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
-	"golang.org/x/net/http2"
 
 	"offpush/render"
 )
 
-// Transport settings. Apple asks providers to keep connections open; a ping every 15s of
+// Transport settings. Apple asks providers to keep connections open; a ping after 15s of
 // silence finds dead ones.
 const (
-	readIdleTimeout   = 15 * time.Second
+	pingAfter         = 15 * time.Second
+	dialTimeout       = 20 * time.Second
+	handshakeTimeout  = 10 * time.Second
 	defaultRetryAfter = time.Second // Result.RetryAfter of a 429 without Retry-After
 )
 
@@ -27,7 +29,7 @@ const (
 // in-flight semaphore and, for token auth, the JWT shared by all its connections.
 type sender struct {
 	clients    []*apns2.Client
-	transports []*http2.Transport
+	transports []*http.Transport
 	next       atomic.Uint32
 	sem        chan struct{}
 	token      *token.Token // nil for certificate auth
@@ -60,14 +62,26 @@ func newSender(c Certificate, o Options) (*sender, error) {
 	return s, nil
 }
 
-// newTransport is one HTTP/2 transport of its own: with a single host it keeps one connection
-// (a second only if APNs's concurrent-stream limit is reached).
-func newTransport(c Certificate, o Options) *http2.Transport {
+// newTransport is an HTTP/2-only transport of its own (net/http's HTTP/2, which
+// golang.org/x/net/http2.Transport now defers to). It keeps one connection, a second only if
+// APNs's concurrent-stream limit is reached. MaxConnsPerHost 1 makes a burst of first
+// requests wait for one dial instead of dialling a connection each and closing all but one:
+// APNs treats such connection churn as an attack.
+func newTransport(c Certificate, o Options) *http.Transport {
 	cfg := &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
 	if c.TLS != nil {
 		cfg.Certificates = []tls.Certificate{*c.TLS}
 	}
-	return &http2.Transport{TLSClientConfig: cfg, ReadIdleTimeout: readIdleTimeout}
+	var h2 http.Protocols
+	h2.SetHTTP2(true)
+	return &http.Transport{
+		TLSClientConfig:     cfg,
+		Protocols:           &h2,
+		HTTP2:               &http.HTTP2Config{SendPingTimeout: pingAfter},
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: pingAfter}).DialContext,
+		TLSHandshakeTimeout: handshakeTimeout,
+		MaxConnsPerHost:     1,
+	}
 }
 
 func (s *sender) acquire(ctx context.Context) error {

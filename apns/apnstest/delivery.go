@@ -61,7 +61,7 @@ func appendDelivery(b []byte, d *Delivery) []byte {
 }
 
 func appendPayload(b []byte, p json.RawMessage) []byte {
-	if bytes.IndexAny(p, "\r\n") < 0 {
+	if !bytes.ContainsAny(p, "\r\n") {
 		return append(b, p...)
 	}
 	var buf bytes.Buffer

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
-	"golang.org/x/net/http2"
 )
 
 func TestMain(m *testing.M) {
@@ -52,7 +51,9 @@ func newClient(t testing.TB, pool *x509.CertPool, cert *tls.Certificate) *http.C
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
-	tr := &http2.Transport{TLSClientConfig: cfg}
+	var h2 http.Protocols
+	h2.SetHTTP2(true) // as APNs clients do
+	tr := &http.Transport{TLSClientConfig: cfg, Protocols: &h2, MaxConnsPerHost: 1}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
