@@ -1,0 +1,148 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// TestCrashSafety kills a worker mid-stream (no drain, no final commit) and starts another in
+// the same group: every (message, device) is delivered across both runs; a repeat happens only
+// for a push whose claim was still pending (in flight) at the kill, and carries the same
+// apns-collapse-id and badge, so the phone shows one notification.
+func TestCrashSafety(t *testing.T) {
+	const n = 300
+	e := newEnv(t, 4)
+	events := make([]any, n)
+	tokens := map[string]string{}
+	for i := range n {
+		user := fmt.Sprintf("u%03d", i)
+		tokens[user] = token()
+		e.device(user, tokens[user], 2382, 0)
+		events[i] = c2c(fmt.Sprintf("crash-%03d", i), user, "hello")
+	}
+	e.sim.SetLatency(30 * time.Millisecond) // keeps sends in flight when the kill comes
+	e.publish(events...)
+
+	first := e.start(e.opts())
+	e.waitDeliveries(n / 3)
+	first.p.Kill()
+	select {
+	case <-first.done:
+		first.done <- nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("killed worker did not return")
+	}
+	pending := e.pendingClaims()
+	if at := len(e.sim.Deliveries()); at >= n {
+		t.Fatalf("all %d pushes were delivered before the kill: nothing tested", at)
+	}
+	e.sim.SetLatency(0)
+	e.start(e.opts())
+
+	all := e.waitPairs(n)
+	dups := 0
+	for pair, ds := range all {
+		if len(ds) == 1 {
+			continue
+		}
+		dups += len(ds) - 1
+		if !pending[pair] {
+			t.Errorf("%s pushed %d times but was not in flight at the kill", pair, len(ds))
+		}
+		for _, d := range ds[1:] {
+			if string(d.Payload) != string(ds[0].Payload) || d.Headers.CollapseID != ds[0].Headers.CollapseID {
+				t.Errorf("repeat of %s differs: %s vs %s", pair, d.Payload, ds[0].Payload)
+			}
+		}
+	}
+	t.Logf("%d pairs delivered, %d claims pending at the kill, %d repeats", len(all), len(pending), dups)
+}
+
+// pendingClaims returns the (message, token) pairs whose dedupe key is still pending.
+func (e *env) pendingClaims() map[string]bool {
+	e.t.Helper()
+	ctx := context.Background()
+	out := map[string]bool{}
+	iter := e.rdb.Scan(ctx, 0, "op:*:dd:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		v, err := e.rdb.Get(ctx, iter.Val()).Result()
+		if err != nil || !strings.HasPrefix(v, "p:") {
+			continue
+		}
+		parts := strings.Split(iter.Val(), ":") // op:{user}:dd:msg:token
+		out[parts[3]+"/"+parts[4]] = true
+	}
+	if err := iter.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// waitPairs waits until n distinct (collapse id, token) pairs were delivered and returns the
+// deliveries of each pair.
+func (e *env) waitPairs(n int) map[string][]deliveryT {
+	e.t.Helper()
+	var pairs map[string][]deliveryT
+	eventually(e.t, fmt.Sprint(n, " distinct pushes"), func() bool {
+		pairs = map[string][]deliveryT{}
+		for _, d := range e.sim.Deliveries() {
+			k := d.Headers.CollapseID + "/" + d.Token
+			pairs[k] = append(pairs[k], d)
+		}
+		return len(pairs) >= n
+	})
+	return pairs
+}
+
+// TestTwoWorkersShareAndTakeOver runs two workers in one group: both get partitions; when one
+// leaves, the other takes its partitions over and nothing is lost or pushed twice.
+func TestTwoWorkersShareAndTakeOver(t *testing.T) {
+	const n = 200
+	e := newEnv(t, 4)
+	batch := func(from int) []any {
+		out := make([]any, n)
+		for i := range n {
+			user := fmt.Sprintf("w%03d", from+i)
+			e.device(user, token(), 2382, 0)
+			out[i] = c2c(fmt.Sprintf("share-%03d", from+i), user, "hi")
+		}
+		return out
+	}
+	first, second := e.start(e.opts()), e.start(e.opts())
+	e.waitGroupMembers(2)
+	e.publish(batch(0)...)
+	e.waitDeliveries(n)
+	for i, w := range []*worker{first, second} {
+		got := w.counter(t, "offpush.events.consumed", func(attrs) string { return "" })[""]
+		if got == 0 {
+			t.Errorf("worker %d consumed nothing: partitions not shared", i)
+		}
+	}
+	first.stop(t)
+	e.publish(batch(n)...)
+	pairs := e.waitPairs(2 * n)
+	if d := len(e.sim.Deliveries()); d != 2*n || len(pairs) != 2*n {
+		t.Errorf("%d deliveries of %d distinct pushes, want %d each: a graceful handover repeats nothing", d, len(pairs), 2*n)
+	}
+}
+
+// waitGroupMembers waits until the consumer group is stable with n members.
+func (e *env) waitGroupMembers(n int) {
+	e.t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(e.kafka.Brokers...)}
+	eventually(e.t, fmt.Sprint(n, " group members"), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{e.group}})
+		if err != nil || len(res.Groups) != 1 {
+			return false
+		}
+		g := res.Groups[0]
+		return g.GroupState == "Stable" && len(g.Members) == n
+	})
+}
