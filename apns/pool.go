@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
 
 	"offpush/render"
 )
@@ -70,10 +71,12 @@ type Pool struct {
 }
 
 // NewPool builds the clients of every certificate. It does not connect: connections open on
-// the first Send and stay open.
+// the first Send and stay open. Certificates with the same .p8 key (team id and key id) share
+// one provider token, which apns2 regenerates every 50 minutes.
 func NewPool(certs []Certificate, opts Options) (*Pool, error) {
 	opts = opts.withDefaults()
 	p := &Pool{senders: make(map[int]*sender, len(certs))}
+	tokens := make(map[string]*token.Token)
 	for _, c := range certs {
 		if _, dup := p.senders[c.ID]; dup {
 			return nil, fmt.Errorf("certificate %d: duplicate id", c.ID)
@@ -81,13 +84,34 @@ func NewPool(certs []Certificate, opts Options) (*Pool, error) {
 		if err := c.validate(); err != nil {
 			return nil, fmt.Errorf("certificate %d: %w", c.ID, err)
 		}
-		s, err := newSender(c, opts)
+		tok, err := sharedToken(tokens, c)
 		if err != nil {
 			return nil, fmt.Errorf("certificate %d: %w", c.ID, err)
 		}
-		p.senders[c.ID] = s
+		p.senders[c.ID] = newSender(c, tok, opts)
 	}
 	return p, nil
+}
+
+// sharedToken is the provider token of c's key, made and signed on first use; nil for
+// certificate auth.
+func sharedToken(tokens map[string]*token.Token, c Certificate) (*token.Token, error) {
+	if c.AuthKey == nil {
+		return nil, nil
+	}
+	id := c.TeamID + "/" + c.KeyID
+	if tok := tokens[id]; tok != nil {
+		if !tok.AuthKey.Equal(c.AuthKey) {
+			return nil, fmt.Errorf("key id %s of team %s: a different key than another certificate's", c.KeyID, c.TeamID)
+		}
+		return tok, nil
+	}
+	tok := &token.Token{AuthKey: c.AuthKey, KeyID: c.KeyID, TeamID: c.TeamID}
+	if _, err := tok.Generate(); err != nil {
+		return nil, fmt.Errorf("sign provider token: %w", err)
+	}
+	tokens[id] = tok
+	return tok, nil
 }
 
 func (c *Certificate) validate() error {

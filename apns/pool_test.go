@@ -199,6 +199,18 @@ func TestRefreshAuth(t *testing.T) {
 	}
 }
 
+// TestSharedToken checks that certificates of one .p8 key share its provider token.
+func TestSharedToken(t *testing.T) {
+	f := newFixture(t)
+	second := f.certs[1]
+	second.ID = 2517
+	f.certs = append(f.certs, second)
+	p := f.pool(t, Options{})
+	if p.senders[tokenID].token != p.senders[2517].token || p.senders[certID].token != nil {
+		t.Error("certificates of the same key do not share one token")
+	}
+}
+
 // TestConnections checks that each certificate opens Options.Connections connections, even
 // when its first sends come all at once (no connection per waiting request).
 func TestConnections(t *testing.T) {
@@ -279,19 +291,22 @@ func TestSendContext(t *testing.T) {
 func TestNewPoolErrors(t *testing.T) {
 	f := newFixture(t)
 	cert, tok := f.certs[0], f.certs[1]
-	noTopic, both, noKeyID := cert, cert, tok
+	noTopic, both, noKeyID, otherKey := cert, cert, tok, tok
 	noTopic.Topic = ""
 	both.AuthKey, both.KeyID, both.TeamID = tok.AuthKey, keyID, teamID
 	noKeyID.KeyID = ""
+	otherKey.ID = 2517
+	otherKey.AuthKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cases := []struct {
 		certs []Certificate
 		want  string
 	}{
-		{[]Certificate{cert, cert}, "certificate 2382: duplicate id"},           // same busiId twice
-		{[]Certificate{noTopic}, "certificate 2382: empty topic"},               // no bundle id
-		{[]Certificate{{ID: 7, Topic: "t"}}, "certificate 7: neither"},          // no credential
-		{[]Certificate{both}, "certificate 2382: both"},                         // two credentials
-		{[]Certificate{noKeyID}, "certificate 2516: token auth needs a key id"}, // incomplete token auth
+		{[]Certificate{cert, cert}, "certificate 2382: duplicate id"},                                             // same busiId twice
+		{[]Certificate{noTopic}, "certificate 2382: empty topic"},                                                 // no bundle id
+		{[]Certificate{{ID: 7, Topic: "t"}}, "certificate 7: neither"},                                            // no credential
+		{[]Certificate{both}, "certificate 2382: both"},                                                           // two credentials
+		{[]Certificate{noKeyID}, "certificate 2516: token auth needs a key id"},                                   // incomplete token auth
+		{[]Certificate{tok, otherKey}, "certificate 2517: key id KEY1234567 of team TEAM123456: a different key"}, // one key id, two keys
 	}
 	for _, c := range cases {
 		if _, err := NewPool(c.certs, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {

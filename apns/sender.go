@@ -3,9 +3,11 @@ package apns
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,8 @@ const (
 )
 
 // sender is the state of one certificate: its clients (one HTTP/2 connection each), the
-// in-flight semaphore and, for token auth, the JWT shared by all its connections.
+// in-flight semaphore and, for token auth, the provider token its connections share (with
+// the other certificates of the same key).
 type sender struct {
 	clients    []*apns2.Client
 	transports []*http.Transport
@@ -35,14 +38,10 @@ type sender struct {
 	token      *token.Token // nil for certificate auth
 }
 
-func newSender(c Certificate, o Options) (*sender, error) {
-	s := &sender{sem: make(chan struct{}, o.InFlight)}
-	if c.AuthKey != nil {
-		s.token = &token.Token{AuthKey: c.AuthKey, KeyID: c.KeyID, TeamID: c.TeamID}
-		if _, err := s.token.Generate(); err != nil {
-			return nil, fmt.Errorf("sign provider token: %w", err)
-		}
-	}
+// newSender builds the clients of c; tok is the provider token of its key (nil for
+// certificate auth).
+func newSender(c Certificate, tok *token.Token, o Options) *sender {
+	s := &sender{sem: make(chan struct{}, o.InFlight), token: tok}
 	host := o.Host
 	if host == "" {
 		host = apns2.HostDevelopment
@@ -59,11 +58,11 @@ func newSender(c Certificate, o Options) (*sender, error) {
 			HTTPClient: &http.Client{Transport: hintTransport{tr}, Timeout: o.Timeout},
 		})
 	}
-	return s, nil
+	return s
 }
 
-// newTransport is an HTTP/2-only transport of its own (net/http's HTTP/2, which
-// golang.org/x/net/http2.Transport now defers to). It keeps one connection, a second only if
+// newTransport is an HTTP/2-only transport of its own (net/http's: x/net's http2.Transport
+// is deprecated in its favour). It keeps one connection, a second only if
 // APNs's concurrent-stream limit is reached. MaxConnsPerHost 1 makes a burst of first
 // requests wait for one dial instead of dialling a connection each and closing all but one:
 // APNs treats such connection churn as an attack.
@@ -84,12 +83,8 @@ func newTransport(c Certificate, o Options) *http.Transport {
 	}
 }
 
+// acquire takes an in-flight slot, waiting as long as ctx allows.
 func (s *sender) acquire(ctx context.Context) error {
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	default:
-	}
 	select {
 	case s.sem <- struct{}{}:
 		return nil
@@ -105,6 +100,7 @@ func (s *sender) client() *apns2.Client {
 	return s.clients[int(s.next.Add(1)%uint32(len(s.clients)))]
 }
 
+// push sends n on the next connection and classifies the answer.
 func (s *sender) push(ctx context.Context, n *render.Notification) Result {
 	var bearer string
 	if s.token != nil {
@@ -116,6 +112,10 @@ func (s *sender) push(ctx context.Context, n *render.Notification) Result {
 	resp, err := s.client().PushWithContext(ctx, notification(n))
 	r := Result{Duration: time.Since(start)}
 	if err != nil {
+		var ue *url.Error // "Post <url with the device token>: …": keep the cause only
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		r.Class, r.Err = Retry, fmt.Errorf("push to APNs: %w", err)
 		return r
 	}
