@@ -25,7 +25,7 @@ func (c Config) Validate() error {
 		"must be at least pipeline.expiry (%s): an event redelivered after its dedupe key expired would be pushed twice", c.Pipeline.Expiry)
 	c.API.validate(&v, "api")
 	v.hostPort("ops.addr", c.Ops.Addr)
-	v.check(c.Ops.Addr != c.API.Addr, "ops.addr", "must differ from api.addr")
+	v.check(c.Ops.Addr != c.API.Addr || strings.HasSuffix(c.Ops.Addr, ":0"), "ops.addr", "must differ from api.addr")
 	v.oneOf("log.level", c.Log.Level, LevelDebug, LevelInfo, LevelWarn, LevelError)
 	v.oneOf("log.format", c.Log.Format, FormatJSON, FormatText)
 	return v.err

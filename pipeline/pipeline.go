@@ -178,14 +178,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	jobs := make(chan *job, p.opts.QueueSize)
 	var workers, senders sync.WaitGroup
 	for range p.opts.Senders {
 		senders.Go(func() { p.sendLoop(work) })
 	}
-	for range p.opts.EventWorkers {
+	jobs := make([]chan *job, p.opts.EventWorkers)
+	for i := range jobs {
+		jobs[i] = make(chan *job, max(1, p.opts.QueueSize/len(jobs)))
 		workers.Go(func() {
-			for j := range jobs {
+			for j := range jobs[i] {
 				p.process(work, j)
 			}
 		})
@@ -194,7 +195,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go func() { defer close(commitDone); p.commitLoop(work, r) }()
 
 	fetchErr := p.fetchLoop(fetchCtx, r, jobs)
-	close(jobs)
+	for _, ch := range jobs {
+		close(ch)
+	}
 	close(p.stopping)
 	p.log.Info("draining", "inFlight", p.offsets.inFlight(), "grace", p.opts.ShutdownGrace)
 	p.drain(&workers)
@@ -235,8 +238,9 @@ func (p *Pipeline) isKilled() bool {
 	}
 }
 
-// fetchLoop reads events and hands them to the workers until ctx ends.
-func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs chan<- *job) error {
+// fetchLoop reads events and hands them to the workers until ctx ends. Events with the same
+// key (one conversation) go to the same worker, so a conversation's pushes leave in order.
+func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs []chan *job) error {
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -255,12 +259,24 @@ func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs chan<- *
 		j := &job{msg: m, ticket: p.offsets.track(m.Topic, m.Partition, m.Offset)}
 		p.metrics.eventsConsumed.Add(ctx, 1)
 		select {
-		case jobs <- j:
+		case jobs[workerFor(m, len(jobs))] <- j:
 		case <-ctx.Done():
 			// Not handed over: it stays unfinished and uncommitted.
 			return nil
 		}
 	}
+}
+
+// workerFor picks the worker of an event: by key (FNV-1a), or by partition when it has none.
+func workerFor(m kafka.Message, n int) int {
+	if len(m.Key) == 0 {
+		return (m.Partition + int(m.Offset)) % n
+	}
+	h := uint32(2166136261)
+	for _, c := range m.Key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int(h % uint32(n))
 }
 
 func (p *Pipeline) setJoined() {

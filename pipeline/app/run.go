@@ -36,6 +36,11 @@ func Run(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) e
 
 // runWorker starts the worker and its ops server and blocks until ctx ends and both stopped.
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, deps Deps) error {
+	return runWorkerWith(ctx, cfg, log, deps, nil)
+}
+
+// runWorkerWith is runWorker that also hands the started worker to started (when not nil).
+func runWorkerWith(ctx context.Context, cfg config.Config, log *slog.Logger, deps Deps, started chan<- *Worker) error {
 	tel, err := NewTelemetry()
 	if err != nil {
 		return err
@@ -59,6 +64,9 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, deps De
 	opsDone := make(chan error, 1)
 	go func() { opsDone <- Serve(opsCtx, ln, OpsHandler(tel, checks), log) }()
 	log.Info("worker running", "ops", ln.Addr().String(), "topic", cfg.Kafka.Topic, "group", cfg.Kafka.GroupID)
+	if started != nil {
+		started <- w
+	}
 	err = w.Pipeline.Run(ctx)
 	stopOps()
 	return errors.Join(err, <-opsDone)

@@ -39,39 +39,42 @@ type Deps struct {
 
 // NewWorker connects to Redis and Kafka, loads the certificates and builds the pipeline. Any
 // unusable dependency is an error that names it; nothing is left open on error.
-func NewWorker(ctx context.Context, cfg config.Config, deps Deps) (w *Worker, err error) {
-	w = &Worker{Redis: deps.Redis}
-	defer func() {
-		if err != nil {
-			w.Close()
-		}
-	}()
+func NewWorker(ctx context.Context, cfg config.Config, deps Deps) (*Worker, error) {
+	w := &Worker{Redis: deps.Redis}
+	if err := w.connect(ctx, cfg, deps); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err error) {
 	if w.Redis == nil {
 		if w.Redis, err = newRedis(cfg.Redis); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := ping(ctx, w.Redis, cfg.Redis.Addrs); err != nil {
-		return nil, err
+		return err
 	}
 	dialer, err := kafkaDialer(cfg.Kafka)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkTopics(ctx, dialer, cfg.Kafka); err != nil {
-		return nil, err
+		return err
 	}
 	if w.Certs, err = loadCertificates(cfg.APNs.Certificates); err != nil {
-		return nil, err
+		return err
 	}
 	if w.APNs, err = newPool(cfg.APNs, w.Certs); err != nil {
-		return nil, err
+		return err
 	}
 	w.Store = presence.New(w.Redis, presence.Options{
 		Prefix: cfg.Presence.Prefix, ForegroundTTL: cfg.Presence.ForegroundTTL, DedupeTTL: cfg.Presence.DedupeTTL,
 	})
 	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
-	return w, err
+	return err
 }
 
 // Close releases the connections of w.
