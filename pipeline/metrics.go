@@ -3,7 +3,10 @@ package pipeline
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -31,6 +34,9 @@ type metrics struct {
 	infraErrors    metric.Int64Counter
 	inFlight       metric.Int64UpDownCounter
 	apnsLatency    metric.Float64Histogram
+
+	lagMu sync.Mutex
+	lag   map[partKey]int64 // records behind the high watermark, as of the last fetch
 
 	skipOpts [256]metric.AddOption
 	dlqOpts  [numFailures]metric.AddOption
@@ -64,6 +70,12 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	}
 	if mt.apnsLatency, err = m.Float64Histogram("offpush.apns.request.duration", metric.WithDescription("APNs request latency."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	mt.lag = map[partKey]int64{}
+	if _, err = m.Int64ObservableGauge("offpush.kafka.consumer.lag",
+		metric.WithDescription("Records between the last fetched event and the partition's end, per partition."),
+		metric.WithUnit("{record}"), metric.WithInt64Callback(mt.observeLag)); err != nil {
 		return nil, err
 	}
 	for _, s := range render.Skips() {
@@ -109,4 +121,20 @@ func (m *metrics) apnsRequest(ctx context.Context, res apns.Result, d time.Durat
 		status = strconv.Itoa(res.Status)
 	}
 	m.apnsLatency.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("status", status)))
+}
+
+// fetched records the consumer lag of a partition from a fetched message's high watermark.
+func (m *metrics) fetched(msg kafka.Message) {
+	m.lagMu.Lock()
+	m.lag[partKey{msg.Topic, msg.Partition}] = max(0, msg.HighWaterMark-msg.Offset-1)
+	m.lagMu.Unlock()
+}
+
+func (m *metrics) observeLag(_ context.Context, o metric.Int64Observer) error {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	for k, v := range m.lag {
+		o.Observe(v, metric.WithAttributes(attribute.String("topic", k.topic), attribute.Int("partition", k.partition)))
+	}
+	return nil
 }

@@ -258,6 +258,7 @@ func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs []chan *
 		p.setJoined()
 		j := &job{msg: m, ticket: p.offsets.track(m.Topic, m.Partition, m.Offset)}
 		p.metrics.eventsConsumed.Add(ctx, 1)
+		p.metrics.fetched(m)
 		select {
 		case jobs[workerFor(m, len(jobs))] <- j:
 		case <-ctx.Done():

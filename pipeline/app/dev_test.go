@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -33,9 +36,10 @@ func TestDevDemo(t *testing.T) {
 	var out, errs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	ops := freeAddr(t)
 	go func() {
 		done <- Dev(ctx, []string{"--kafka-addr", "127.0.0.1:0", "--apns-addr", "127.0.0.1:0",
-			"--api-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"}, nil, &out, &errs)
+			"--api-addr", "127.0.0.1:0", "--ops-addr", ops}, nil, &out, &errs)
 	}()
 	want := []string{
 		`bob/iPhone    com.example.im             demo-1   "Alice: see you at 8" badge=`,
@@ -56,6 +60,7 @@ func TestDevDemo(t *testing.T) {
 			t.Fatalf("9 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
 		}
 	}
+	checkMetrics(t, "http://"+ops)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("dev: %v\nstderr:\n%s", err, errs.String())
@@ -78,4 +83,72 @@ func TestDevDemo(t *testing.T) {
 			}
 		}
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// checkMetrics scrapes /metrics after the demo and checks the counts of its outcome, and that
+// /healthz and /readyz answer.
+func checkMetrics(t *testing.T, base string) {
+	t.Helper()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := get(t, base+path); code != 200 {
+			t.Errorf("%s = %d %s", path, code, body)
+		}
+	}
+	want := []string{
+		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 8`,
+		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 9`,
+		`outcome="skipped",reason="foreground"} 5`, // bob's iPad, for each of the 5 messages to bob
+		`outcome="skipped",reason="push_disabled"} 1`,
+		`outcome="skipped",reason="muted"} 1`,
+		`outcome="skipped",reason="empty_custom"} 1`,
+		`outcome="skipped",reason="no_push_flag"} 1`,
+		`offpush_apns_request_duration_seconds_count{`,
+		`offpush_kafka_consumer_lag{`,
+		`offpush_apns_certificate_expiry_days{busi_id="2382"`,
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body = get(t, base+"/metrics")
+		missing := 0
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+	t.Logf("/metrics:\n%s", body)
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"offpush/config"
 )
@@ -52,6 +53,9 @@ func runWorkerWith(ctx context.Context, cfg config.Config, log *slog.Logger, dep
 		return err
 	}
 	defer w.Close()
+	if err := watchCertificates(tel.Meter, log, w.Certs, time.Now); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Ops.Addr)
 	if err != nil {
 		return fmt.Errorf("ops.addr: %w", err)
