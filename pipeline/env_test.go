@@ -152,7 +152,7 @@ func (w *worker) counter(t *testing.T, name string, key func(attrs) string) map[
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
 				a := attrs{}
 				for _, kv := range dp.Attributes.ToSlice() {
-					a[string(kv.Key)] = kv.Value.Emit()
+					a[string(kv.Key)] = kv.Value.String()
 				}
 				out[key(a)] += dp.Value
 			}
