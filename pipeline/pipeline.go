@@ -11,6 +11,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"offpush/apns"
 	"offpush/presence"
@@ -39,6 +41,7 @@ type Options struct {
 
 	Logger *slog.Logger
 	Meter  metric.MeterProvider
+	Tracer trace.TracerProvider // spans per event, lookup, claim and APNs send; nil = none
 	Now    func() time.Time
 }
 
@@ -78,6 +81,9 @@ func (o *Options) setDefaults() {
 	if o.Meter == nil {
 		o.Meter = noop.NewMeterProvider()
 	}
+	if o.Tracer == nil {
+		o.Tracer = tracenoop.NewTracerProvider()
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -90,6 +96,7 @@ type Pipeline struct {
 	apns    *apns.Pool
 	log     *slog.Logger
 	metrics *metrics
+	tracer  trace.Tracer
 	offsets *offsets
 	dlq     *dlqWriter
 	sends   chan *sendJob
@@ -114,6 +121,7 @@ func New(opts Options, store *presence.Store, pool *apns.Pool) (*Pipeline, error
 	}
 	p := &Pipeline{
 		opts: opts, store: store, apns: pool, log: opts.Logger, metrics: m,
+		tracer:   opts.Tracer.Tracer("offpush/pipeline"),
 		offsets:  newOffsets(),
 		sends:    make(chan *sendJob),
 		stopping: make(chan struct{}),

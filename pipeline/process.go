@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"offpush/event"
 	"offpush/presence"
@@ -21,13 +23,17 @@ type job struct {
 // process runs one event through every stage and finishes its offset. It returns only when
 // every push the event caused is finished, or when ctx ends (the event then stays unfinished).
 func (p *Pipeline) process(ctx context.Context, j *job) {
+	ctx, span := p.startEvent(ctx, j.msg)
+	defer span.End()
 	m, err := event.Decode(j.msg.Value)
 	if err != nil {
+		span.RecordError(err)
 		if p.deadLetter(ctx, j, nil, "", InvalidEvent, err.Error(), 0) {
 			p.offsets.finish(j.ticket)
 		}
 		return
 	}
+	span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
 	prep := render.Prepare(m, render.Options{Expiry: p.opts.Expiry})
 	now := p.opts.Now()
 	// Message-level rules (noPush, empty custom, expired …) hold for every recipient: skip
@@ -58,10 +64,16 @@ type target struct {
 func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time) bool {
 	p.metrics.recipients.Add(ctx, int64(len(users)))
 	var recs []presence.Recipient
-	if !p.infra(ctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(ctx, users); return }) {
+	lctx, span := p.tracer.Start(ctx, "presence.lookup", trace.WithAttributes(attribute.Int("offpush.recipients", len(users))))
+	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(lctx, users); return })
+	span.End()
+	if !ok {
 		return false
 	}
+	_, span = p.tracer.Start(ctx, "render.decide")
 	targets, ok := p.decide(ctx, j, m, prep, recs, now)
+	span.SetAttributes(attribute.Int("offpush.devices", len(targets)))
+	span.End()
 	if !ok {
 		return false
 	}
@@ -73,7 +85,10 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 		claims[i] = presence.Claim{UserID: t.userID, MsgID: m.ID, Token: t.device.Token, IgnoreBadge: prep.IgnoreBadge()}
 	}
 	var results []presence.ClaimResult
-	if !p.infra(ctx, "presence claim", func() (err error) { results, err = p.store.Claim(ctx, claims); return }) {
+	cctx, span := p.tracer.Start(ctx, "presence.claim")
+	ok = p.infra(cctx, "presence claim", func() (err error) { results, err = p.store.Claim(cctx, claims); return })
+	span.End()
+	if !ok {
 		return false
 	}
 	return p.sendBatch(ctx, j, m, prep, targets, claims, results)
@@ -126,7 +141,7 @@ func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep
 			continue
 		}
 		n := prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)
-		jobs[i] = sendJob{job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
+		jobs[i] = sendJob{ctx: ctx, job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
 		wg.Add(1)
 		select {
 		case p.sends <- &jobs[i]:

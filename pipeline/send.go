@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
 	"offpush/event"
@@ -15,6 +17,7 @@ import (
 
 // sendJob is one push handed to the sender goroutines.
 type sendJob struct {
+	ctx    context.Context // carries the event's span; cancellation comes from the sender's ctx
 	job    *job
 	msg    *event.Message
 	userID string
@@ -39,7 +42,12 @@ func (p *Pipeline) sendLoop(ctx context.Context) {
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	p.metrics.inFlight.Add(ctx, 1)
 	defer p.metrics.inFlight.Add(ctx, -1)
+	ctx, span := p.tracer.Start(trace.ContextWithSpan(ctx, trace.SpanFromContext(sj.ctx)), "apns.send",
+		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)
+	span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
+		attribute.String("apns.reason", res.Reason), attribute.Int("offpush.attempts", attempts))
+	endSpan(span, res.Err)
 	if ctx.Err() != nil && res.Class != apns.Sent {
 		return // shutting down past the grace period: stays unfinished, redelivered later
 	}

@@ -11,24 +11,47 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
-// Telemetry is the process's OpenTelemetry meter provider, exported for Prometheus on /metrics.
+// Telemetry is the process's OpenTelemetry providers: metrics exported for Prometheus on
+// /metrics, traces exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, not recorded otherwise.
 type Telemetry struct {
 	Meter    *sdkmetric.MeterProvider
+	Tracer   trace.TracerProvider
 	registry *prometheus.Registry
+	shutdown []func(context.Context) error
 }
 
-// NewTelemetry builds a meter provider whose readings are served by MetricsHandler.
-func NewTelemetry() (*Telemetry, error) {
+// NewTelemetry builds the providers; environ is the process environment.
+func NewTelemetry(ctx context.Context, environ func(string) string) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	return &Telemetry{Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), registry: reg}, nil
+	t := &Telemetry{Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), registry: reg, Tracer: tracenoop.NewTracerProvider()}
+	t.shutdown = append(t.shutdown, t.Meter.Shutdown)
+	if environ("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && environ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+		return t, nil
+	}
+	texp, err := otlptracehttp.New(ctx) // reads the OTEL_EXPORTER_OTLP_* variables
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(texp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "offpush"))))
+	t.Tracer = tp
+	t.shutdown = append(t.shutdown, tp.Shutdown)
+	return t, nil
 }
 
 // MetricsHandler serves the Prometheus text format.
@@ -36,8 +59,14 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
 }
 
-// Shutdown flushes and stops the meter provider.
-func (t *Telemetry) Shutdown(ctx context.Context) error { return t.Meter.Shutdown(ctx) }
+// Shutdown flushes and stops the providers.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, f := range t.shutdown {
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
 
 // ReadyCheck is one named readiness condition of /readyz.
 type ReadyCheck struct {

@@ -42,12 +42,12 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, deps De
 
 // runWorkerWith is runWorker that also hands the started worker to started (when not nil).
 func runWorkerWith(ctx context.Context, cfg config.Config, log *slog.Logger, deps Deps, started chan<- *Worker) error {
-	tel, err := NewTelemetry()
+	tel, err := NewTelemetry(ctx, os.Getenv)
 	if err != nil {
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
-	deps.Logger, deps.Meter = log, tel.Meter
+	deps.Logger, deps.Meter, deps.Tracer = log, tel.Meter, tel.Tracer
 	w, err := NewWorker(ctx, cfg, deps)
 	if err != nil {
 		return err

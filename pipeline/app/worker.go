@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
 	"offpush/config"
@@ -33,6 +34,7 @@ type Worker struct {
 type Deps struct {
 	Logger *slog.Logger
 	Meter  metric.MeterProvider
+	Tracer trace.TracerProvider
 	// Redis, when set, is used instead of a client built from cfg.Redis (offpush dev).
 	Redis redis.UniversalClient
 }
@@ -98,7 +100,7 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		QueueSize: cfg.Pipeline.QueueSize, Senders: cfg.Pipeline.Workers, BatchSize: cfg.Pipeline.BatchSize,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
 		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
-		Logger: deps.Logger, Meter: deps.Meter,
+		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
 	}
 }
 

@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// headerCarrier lets the W3C propagator read the trace context of a Kafka record's headers.
+type headerCarrier []kafka.Header
+
+func (c headerCarrier) Get(key string) string { return header(c, key) }
+
+func (c headerCarrier) Set(string, string) {} // extraction only
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, len(c))
+	for i, h := range c {
+		keys[i] = h.Key
+	}
+	return keys
+}
+
+var traceContext = propagation.TraceContext{}
+
+// startEvent starts the span of one event, a child of the producer's traceparent if present.
+func (p *Pipeline) startEvent(ctx context.Context, m kafka.Message) (context.Context, trace.Span) {
+	ctx = traceContext.Extract(ctx, headerCarrier(m.Headers))
+	return p.tracer.Start(ctx, "offpush.event", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", m.Topic),
+			attribute.Int("messaging.destination.partition.id", m.Partition),
+			attribute.Int64("messaging.kafka.offset", m.Offset),
+		))
+}
+
+// endSpan records err (if any) and ends span.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
