@@ -195,6 +195,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		jobs[i] = make(chan *job, max(1, p.opts.QueueSize/len(jobs)))
 		workers.Go(func() {
 			for j := range jobs[i] {
+				if p.isStopping() {
+					continue // queued, not started: left uncommitted for the partition's next owner
+				}
 				p.process(work, j)
 			}
 		})

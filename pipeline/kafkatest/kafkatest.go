@@ -55,7 +55,8 @@ func NewFake(addr string) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka address %q: %w", addr, err)
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4)}
+	// No auto-creation: as on a production cluster, topics exist only when created.
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(4)}
 	if port != 0 {
 		opts = append(opts, kfake.Ports(port))
 	}

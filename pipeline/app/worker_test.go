@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"offpush/config"
+	"offpush/config/certtest"
+	"offpush/pipeline/kafkatest"
+	"offpush/presence/redistest"
+)
+
+// TestNewWorkerNamesUnusableDependency: each dependency that is unusable at startup gives an
+// error naming it, and never the certificate password.
+func TestNewWorkerNamesUnusableDependency(t *testing.T) {
+	k := kafkatest.Start(t)
+	for _, topic := range []string{"im.messages", "im.push.dlq"} {
+		if err := k.CreateTopic(context.Background(), topic, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redisAddr := redistest.Start(t).Addr
+	p12 := certtest.P12(t, "", "com.example.im", "s3cret-pass", true)
+	good := func() config.Config {
+		c := config.Default()
+		c.Kafka.Brokers, c.Redis.Addrs = k.Brokers, []string{redisAddr}
+		c.APNs.Certificates = []config.Certificate{{ID: 2382, BundleID: "com.example.im", Environment: "production", P12File: p12, P12Password: "s3cret-pass"}}
+		return c
+	}
+	tests := []struct {
+		name   string
+		change func(*config.Config)
+		want   string
+	}{
+		{"all usable", func(*config.Config) {}, ""},
+		// Nothing listens on port 1.
+		{"redis down", func(c *config.Config) { c.Redis.Addrs = []string{"127.0.0.1:1"} }, "redis at [127.0.0.1:1] is not usable"},
+		{"kafka down", func(c *config.Config) { c.Kafka.Brokers = []string{"127.0.0.1:1"} }, "kafka brokers [127.0.0.1:1] are not reachable"},
+		// The DLQ must exist before consuming: a worker that cannot dead-letter would stall.
+		{"dlq topic missing", func(c *config.Config) { c.Kafka.DLQTopic = "no.such.topic" }, `kafka topic "no.such.topic" is not usable`},
+		{"wrong p12 password", func(c *config.Config) { c.APNs.Certificates[0].P12Password = "Xyzzy-42" }, "load certificate 2382"},
+		{"p12 missing", func(c *config.Config) { c.APNs.Certificates[0].P12File = p12 + ".gone" }, "load certificate 2382"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good()
+			tt.change(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			w, err := NewWorker(ctx, cfg, Deps{})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret-pass") || strings.Contains(err.Error(), "Xyzzy-42") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
