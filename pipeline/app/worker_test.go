@@ -15,12 +15,7 @@ import (
 // TestNewWorkerNamesUnusableDependency: each dependency that is unusable at startup gives an
 // error naming it, and never the certificate password.
 func TestNewWorkerNamesUnusableDependency(t *testing.T) {
-	k := kafkatest.Start(t)
-	for _, topic := range []string{"im.messages", "im.push.dlq"} {
-		if err := k.CreateTopic(context.Background(), topic, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	k := newTopicCluster(t, "im.messages", "im.push.dlq")
 	redisAddr := redistest.Start(t).Addr
 	p12 := certtest.P12(t, "", "com.example.im", "s3cret-pass", true)
 	good := func() config.Config {
@@ -65,4 +60,16 @@ func TestNewWorkerNamesUnusableDependency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTopicCluster starts a Kafka with the given topics created.
+func newTopicCluster(t *testing.T, topics ...string) *kafkatest.Cluster {
+	t.Helper()
+	k := kafkatest.Start(t)
+	for _, topic := range topics {
+		if err := k.CreateTopic(context.Background(), topic, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return k
 }
