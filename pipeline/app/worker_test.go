@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"offpush/config"
 	"offpush/config/certtest"
 	"offpush/pipeline/kafkatest"
@@ -72,4 +76,77 @@ func newTopicCluster(t *testing.T, topics ...string) *kafkatest.Cluster {
 		}
 	}
 	return k
+}
+
+// TestWorkerAuth: the worker connects to a Redis that requires a password, to one with an ACL
+// user, and to a Kafka that requires SASL/SCRAM; wrong credentials are refused at startup.
+func TestWorkerAuth(t *testing.T) {
+	p12 := certtest.P12(t, "", "com.example.im", "pw", false)
+	base := func(brokers []string, redisAddr string) config.Config {
+		c := config.Default()
+		c.Kafka.Brokers, c.Redis.Addrs = brokers, []string{redisAddr}
+		c.APNs.Certificates = []config.Certificate{{ID: 2382, BundleID: "com.example.im", Environment: "production", P12File: p12, P12Password: "pw"}}
+		return c
+	}
+	plainKafka := newTopicCluster(t, "im.messages", "im.push.dlq")
+	check := func(t *testing.T, cfg config.Config, want string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		w, err := NewWorker(ctx, cfg, Deps{})
+		switch {
+		case want == "" && err != nil:
+			t.Fatal(err)
+		case want == "":
+			w.Close()
+		case err == nil || !strings.Contains(err.Error(), want):
+			t.Fatalf("error %v, want %q", err, want)
+		}
+	}
+	t.Run("redis requirepass", func(t *testing.T) {
+		r := redistest.Start(t)
+		if err := r.Client(t).ConfigSet(context.Background(), "requirepass", "redis-pw").Err(); err != nil {
+			t.Fatal(err)
+		}
+		cfg := base(plainKafka.Brokers, r.Addr)
+		check(t, cfg, "NOAUTH")
+		cfg.Redis.Password = "redis-pw"
+		check(t, cfg, "")
+	})
+	t.Run("redis ACL user", func(t *testing.T) {
+		r := redistest.Start(t)
+		admin := r.Client(t)
+		for _, cmd := range [][]any{{"ACL", "SETUSER", "offpush", "on", ">acl-pw", "~*", "&*", "+@all"}, {"ACL", "SETUSER", "default", "off"}} {
+			if err := admin.Do(context.Background(), cmd...).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := base(plainKafka.Brokers, r.Addr)
+		cfg.Redis.Username, cfg.Redis.Password = "offpush", "wrong-pw"
+		check(t, cfg, "WRONGPASS")
+		cfg.Redis.Password = "acl-pw"
+		check(t, cfg, "")
+	})
+	t.Run("kafka SASL SCRAM", func(t *testing.T) {
+		k, err := kafkatest.NewFake("127.0.0.1:0", kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "offpush", "kafka-pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Close()
+		mech, err := scram.Mechanism(scram.SHA256, "offpush", "kafka-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Dialer = &kafka.Dialer{Timeout: 10 * time.Second, SASLMechanism: mech}
+		for _, topic := range []string{"im.messages", "im.push.dlq"} {
+			if err := k.CreateTopic(context.Background(), topic, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := base(k.Brokers, redistest.Start(t).Addr)
+		cfg.Kafka.SASL = config.SASL{Mechanism: "SCRAM-SHA-256", Username: "offpush", Password: "wrong"}
+		check(t, cfg, "kafka brokers")
+		cfg.Kafka.SASL.Password = "kafka-pw"
+		check(t, cfg, "")
+	})
 }

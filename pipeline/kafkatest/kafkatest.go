@@ -20,7 +20,9 @@ import (
 // Cluster is a Kafka to talk to: Brokers are its bootstrap addresses.
 type Cluster struct {
 	Brokers []string
-	fake    *kfake.Cluster
+	// Dialer is used by the helpers below (TLS/SASL); nil = plain TCP.
+	Dialer *kafka.Dialer
+	fake   *kfake.Cluster
 	// prefix makes topic names unique on a shared real broker.
 	prefix string
 }
@@ -45,8 +47,9 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
-// NewFake starts an in-process kfake broker listening on addr ("host:port"; port 0 picks one).
-func NewFake(addr string) (*Cluster, error) {
+// NewFake starts an in-process kfake broker listening on addr ("host:port"; port 0 picks one),
+// with extra kfake options (e.g. kfake.EnableSASL).
+func NewFake(addr string, extra ...kfake.Opt) (*Cluster, error) {
 	_, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("kafka address %q: %w", addr, err)
@@ -60,6 +63,7 @@ func NewFake(addr string) (*Cluster, error) {
 	if port != 0 {
 		opts = append(opts, kfake.Ports(port))
 	}
+	opts = append(opts, extra...)
 	fc, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, err
@@ -90,7 +94,7 @@ func (c *Cluster) Topic(t testing.TB, name string, partitions int) string {
 
 // CreateTopic creates topic with the given number of partitions; an existing topic is fine.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int) error {
-	conn, err := kafka.DialContext(ctx, "tcp", c.Brokers[0])
+	conn, err := c.dialer().DialContext(ctx, "tcp", c.Brokers[0])
 	if err != nil {
 		return err
 	}
@@ -99,7 +103,7 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 	if err != nil {
 		return err
 	}
-	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	cc, err := c.dialer().DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 	if err != nil {
 		return err
 	}
@@ -121,6 +125,9 @@ func (c *Cluster) Produce(ctx context.Context, topic string, msgs ...kafka.Messa
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    1000,
 	}
+	if d := c.Dialer; d != nil {
+		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
+	}
 	defer w.Close()
 	return w.WriteMessages(ctx, msgs...)
 }
@@ -128,7 +135,7 @@ func (c *Cluster) Produce(ctx context.Context, topic string, msgs ...kafka.Messa
 // ReadAll reads every record of topic from the start until it has n of them or ctx ends.
 func (c *Cluster) ReadAll(ctx context.Context, topic string, n int) ([]kafka.Message, error) {
 	var out []kafka.Message
-	conn, err := kafka.DialContext(ctx, "tcp", c.Brokers[0])
+	conn, err := c.dialer().DialContext(ctx, "tcp", c.Brokers[0])
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +146,7 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, n int) ([]kafka.Mes
 	}
 	for len(out) < n {
 		for _, p := range parts {
-			msgs, err := readPartition(ctx, c.Brokers, topic, p.ID)
+			msgs, err := readPartition(ctx, c.dialer(), c.Brokers, topic, p.ID)
 			if err != nil {
 				return out, err
 			}
@@ -158,8 +165,8 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, n int) ([]kafka.Mes
 	return out, nil
 }
 
-func readPartition(ctx context.Context, brokers []string, topic string, partition int) ([]kafka.Message, error) {
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+func readPartition(ctx context.Context, d *kafka.Dialer, brokers []string, topic string, partition int) ([]kafka.Message, error) {
+	conn, err := d.DialLeader(ctx, "tcp", brokers[0], topic, partition)
 	if err != nil {
 		return nil, err
 	}
@@ -187,4 +194,11 @@ func readPartition(ctx context.Context, brokers []string, topic string, partitio
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+func (c *Cluster) dialer() *kafka.Dialer {
+	if c.Dialer != nil {
+		return c.Dialer
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}
 }
