@@ -34,8 +34,10 @@
 // run. Records past the end offset that are fetched anyway are neither handled nor committed.
 // Idle (default 30s) is the fallback for partitions that cannot reach their end offset: another
 // member of the same group owns them, or the end is a transaction marker that is never
-// delivered. A run also stops after Max replays, and when its context is cancelled (an error,
-// after the current batch is committed).
+// delivered; it also bounds a run whose brokers went away, whose errors are written as notes.
+// A run also stops after Max replays, and with an error when its context is cancelled: a batch
+// Kafka has acknowledged is still committed, one whose publish was cut short is not (and is
+// replayed by the next run).
 //
 // # Refusing invalid events
 //

@@ -173,7 +173,7 @@ func (r *run) run(ctx context.Context) error {
 	if pl.done() {
 		return nil
 	}
-	rd := newReader(r.opts)
+	rd := newReader(r.opts, r.note)
 	defer rd.Close()
 	w := newWriter(r.opts)
 	defer w.Close()
@@ -182,7 +182,8 @@ func (r *run) run(ctx context.Context) error {
 	for !pl.done() && !r.maxReached(0) {
 		batch, err := f.next(ctx, r.opts.Idle)
 		if errors.Is(err, errIdle) {
-			r.note(fmt.Sprintf("no record for %s before reaching the end offsets %s: stopping (%s)", r.opts.Idle, pl.end, pl.remaining()))
+			r.note(fmt.Sprintf("no record for %s: stopping at positions %s short of end offsets %s",
+				r.opts.Idle, pl.remaining(), pl.end))
 			return nil
 		}
 		if err != nil {
