@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"time"
 )
@@ -20,9 +21,14 @@ import (
 // their bundle id; their common name is "Apple Push Services: <bundle id>".
 var oidUID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
 
-// serverCert makes the simulator's self-signed TLS certificate for 127.0.0.1, ::1 and
-// localhost. It is its own CA: trusting its PEM is enough.
+// serverCert makes the simulator's self-signed TLS certificate for 127.0.0.1, ::1, localhost
+// and the machine's host name (so a container reached as "apns-sim" is trusted). It is its
+// own CA: trusting its PEM is enough.
 func serverCert() (tls.Certificate, []byte, error) {
+	names := []string{"localhost"}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		names = append(names, h)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("generate TLS key: %w", err)
@@ -36,7 +42,7 @@ func serverCert() (tls.Certificate, []byte, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
+		DNSNames:              names,
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
