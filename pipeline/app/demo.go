@@ -75,7 +75,8 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 		return err
 	}
 	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 9 pushes; skipped: bob's iPad (foreground), dave (push off), frank (muted group), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
-		"Try more: offpush publish --brokers %s --topic %s FILE, or curl the state API. Ctrl-C stops.\n\n",
+		"Try more: offpush publish --brokers %s --topic %s FILE, or the state API:\n"+
+		"  curl -H 'Authorization: Bearer <api-token>' http://<api-addr>/v1/users/bob/devices\nCtrl-C stops.\n\n",
 		len(msgs), topic, k.Brokers[0], topic)
 	return nil
 }

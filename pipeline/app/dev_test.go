@@ -36,10 +36,10 @@ func TestDevDemo(t *testing.T) {
 	var out, errs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ops := freeAddr(t)
+	ops, api := freeAddr(t), freeAddr(t)
 	go func() {
 		done <- Dev(ctx, []string{"--kafka-addr", "127.0.0.1:0", "--apns-addr", "127.0.0.1:0",
-			"--api-addr", "127.0.0.1:0", "--ops-addr", ops}, nil, &out, &errs)
+			"--api-addr", api, "--ops-addr", ops}, nil, &out, &errs)
 	}()
 	want := []string{
 		`bob/iPhone    com.example.im             demo-1   "Alice: see you at 8" badge=`,
@@ -61,6 +61,7 @@ func TestDevDemo(t *testing.T) {
 		}
 	}
 	checkMetrics(t, "http://"+ops)
+	checkStateAPI(t, "http://"+api)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("dev: %v\nstderr:\n%s", err, errs.String())
@@ -151,4 +152,23 @@ func get(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// checkStateAPI reads bob's devices through the state API dev serves (token "dev").
+func checkStateAPI(t *testing.T, base string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/users/bob/devices", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("without a token: %v %v, want 401", resp.StatusCode, err)
+	}
+	req.Header.Set("Authorization", "Bearer dev")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || strings.Count(string(b), `"token"`) != 2 || !strings.Contains(string(b), `"state":"foreground"`) {
+		t.Errorf("GET bob's devices = %d %s, want his two devices, one in the foreground", resp.StatusCode, b)
+	}
 }

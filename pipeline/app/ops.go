@@ -95,9 +95,8 @@ func OpsHandler(t *Telemetry, checks []ReadyCheck) http.Handler {
 	return mux
 }
 
-// Serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+// Serve runs srv on ln until ctx ends, then shuts it down gracefully.
+func Serve(ctx context.Context, ln net.Listener, srv *http.Server, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
 	"offpush/config"
+	"offpush/presence/stateapi"
 )
 
 // Run is `offpush run`: the worker and its ops endpoints, configured by --config and OFFPUSH_*
@@ -56,24 +58,62 @@ func runWorkerWith(ctx context.Context, cfg config.Config, log *slog.Logger, dep
 	if err := watchCertificates(tel.Meter, log, w.Certs, time.Now); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Ops.Addr)
+	servers, err := listen(cfg, w, tel, log)
 	if err != nil {
-		return fmt.Errorf("ops.addr: %w", err)
+		return err
+	}
+	srvCtx, stopServers := context.WithCancel(context.WithoutCancel(ctx))
+	srvDone := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { srvDone <- Serve(srvCtx, s.ln, s.srv, log) }()
+	}
+	log.Info("worker running", "api", servers[0].ln.Addr().String(), "ops", servers[1].ln.Addr().String(),
+		"topic", cfg.Kafka.Topic, "group", cfg.Kafka.GroupID)
+	if started != nil {
+		started <- w
+	}
+	err = w.Pipeline.Run(ctx)
+	stopServers()
+	for range servers {
+		err = errors.Join(err, <-srvDone)
+	}
+	return err
+}
+
+// server is an HTTP server and the listener it will serve.
+type server struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// listen opens the state API (api.addr) and the ops endpoints (ops.addr), in that order.
+func listen(cfg config.Config, w *Worker, tel *Telemetry, log *slog.Logger) ([]server, error) {
+	known := map[int]bool{}
+	for _, c := range cfg.APNs.Certificates {
+		known[c.ID] = true
+	}
+	api, err := stateapi.New(w.Store, stateapi.Options{
+		Tokens: cfg.API.Tokens, Certificates: func(id int) bool { return known[id] },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, Logger: log, Meter: tel.Meter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state API: %w", err)
 	}
 	checks := []ReadyCheck{
 		{"kafka", func(context.Context) error { return boolErr(w.Pipeline.Ready(), "consumer has not joined its group") }},
 		{"redis", func(ctx context.Context) error { return w.Redis.Ping(ctx).Err() }},
 	}
-	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
-	opsDone := make(chan error, 1)
-	go func() { opsDone <- Serve(opsCtx, ln, OpsHandler(tel, checks), log) }()
-	log.Info("worker running", "ops", ln.Addr().String(), "topic", cfg.Kafka.Topic, "group", cfg.Kafka.GroupID)
-	if started != nil {
-		started <- w
+	apiLn, err := net.Listen("tcp", cfg.API.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("api.addr: %w", err)
 	}
-	err = w.Pipeline.Run(ctx)
-	stopOps()
-	return errors.Join(err, <-opsDone)
+	opsLn, err := net.Listen("tcp", cfg.Ops.Addr)
+	if err != nil {
+		apiLn.Close()
+		return nil, fmt.Errorf("ops.addr: %w", err)
+	}
+	opsSrv := &http.Server{Handler: OpsHandler(tel, checks), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	return []server{{apiLn, stateapi.NewServer(cfg.API.Addr, api)}, {opsLn, opsSrv}}, nil
 }
 
 func boolErr(ok bool, msg string) error {
