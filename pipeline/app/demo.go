@@ -49,7 +49,7 @@ var demoEvents = []string{
 }
 
 // runDemo waits for the worker, seeds the demo state and publishes the demo events.
-func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, topic string, skip bool, printer *pushPrinter, out io.Writer) error {
+func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, topic, curl string, skip bool, printer *pushPrinter, out io.Writer) error {
 	var w *Worker
 	select {
 	case <-ctx.Done():
@@ -76,8 +76,8 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 	}
 	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 9 pushes; skipped: bob's iPad (foreground), dave (push off), frank (muted group), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
 		"Try more: offpush publish --brokers %s --topic %s FILE, or the state API:\n"+
-		"  curl -H 'Authorization: Bearer <api-token>' http://<api-addr>/v1/users/bob/devices\nCtrl-C stops.\n\n",
-		len(msgs), topic, k.Brokers[0], topic)
+		"  %s\nCtrl-C stops.\n\n",
+		len(msgs), topic, k.Brokers[0], topic, curl)
 	return nil
 }
 

@@ -74,7 +74,8 @@ func Dev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	started := make(chan *Worker, 1)
 	demoDone := make(chan error, 1)
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	go func() { demoDone <- runDemo(demoCtx, started, kafka, cfg.Kafka.Topic, f.noDemo, printer, stdout) }()
+	curl := fmt.Sprintf("curl -H 'Authorization: Bearer %s' http://%s/v1/users/bob/devices", f.apiToken, f.apiAddr)
+	go func() { demoDone <- runDemo(demoCtx, started, kafka, cfg.Kafka.Topic, curl, f.noDemo, printer, stdout) }()
 	err = runWorkerWith(ctx, cfg, log, Deps{Redis: rdb}, started)
 	stopDemo()
 	if derr := <-demoDone; derr != nil && !errors.Is(derr, context.Canceled) {
