@@ -64,12 +64,11 @@ func (d dead) msg() kafka.Message {
 
 // kenv is a Kafka with a DLQ topic and an events topic of the test's own.
 type kenv struct {
-	t            *testing.T
-	k            *kafkatest.Cluster
-	dlq, topic   string
-	group        string
-	dlqByID      map[string]kafka.Message // produced DLQ records by event id (or raw value)
-	producedKeys int
+	t          *testing.T
+	k          *kafkatest.Cluster
+	dlq, topic string
+	group      string
+	dlqByID    map[string]kafka.Message // produced DLQ records by event id (or raw value)
 }
 
 func newKEnv(t *testing.T, k *kafkatest.Cluster, dlqPartitions int) *kenv {

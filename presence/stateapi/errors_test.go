@@ -258,7 +258,7 @@ func collect(t *testing.T, e *env) (counts map[string]int64, durations map[strin
 	key := func(s attribute.Set) string {
 		route, _ := s.Value("route")
 		code, _ := s.Value("code")
-		return route.AsString() + " " + code.Emit()
+		return route.AsString() + " " + code.String()
 	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
