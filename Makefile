@@ -25,10 +25,15 @@ lint: vet
 test: check-deps vet
 	$(GO) test -race -timeout 15m $(PKGS)
 
-# Short fuzzing of every fuzz target (FUZZTIME each); found inputs land in testdata/fuzz.
+# Fuzzing of every fuzz target, FUZZTIME each; a failing input lands in the package's
+# testdata/fuzz and becomes a regression test of plain `go test`.
 FUZZTIME ?= 20s
-fuzz:
-	$(GO) test ./event -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+FUZZ_TARGETS := ./event:FuzzDecode ./render:FuzzRender ./presence/stateapi:FuzzHandlers
+fuzz: check-deps
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./event ./render ./presence
+	$(GO) test -run '^$$' -bench . -benchmem ./event ./render ./presence ./apns/...
