@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -36,6 +37,8 @@ func newDLQWriter(opts Options, _ <-chan struct{}) *dlqWriter {
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts:  3,
+		Compression:  kafka.Lz4,
+		BatchBytes:   16 << 20, // checked before compression; the broker's limit applies after
 	}
 	if d := opts.Dialer; d != nil {
 		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
@@ -54,7 +57,14 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, m *event.Message, use
 		p.log.Error("build dead letter", "err", err)
 		return false
 	}
-	ok := p.infra(ctx, "write dead letter", func() error { return p.dlq.w.WriteMessages(ctx, rec) })
+	ok := p.infra(ctx, "write dead letter", func() error {
+		err := p.dlq.w.WriteMessages(ctx, rec)
+		if tooLarge(err) {
+			rec = truncated(rec) // retried at once; the whole event stays at offpush-source
+			err = p.dlq.w.WriteMessages(ctx, rec)
+		}
+		return err
+	})
 	if ok {
 		p.metrics.deadLettered(ctx, f)
 		p.log.Warn("dead letter", "reason", f.String(), "error", errText, "user", userID,
@@ -85,6 +95,35 @@ func dlqRecord(src kafka.Message, m *event.Message, userID string, f Failure, er
 		h = append(h, kafka.Header{Key: HeaderTraceparent, Value: []byte(tp)})
 	}
 	return kafka.Message{Key: src.Key, Value: value, Headers: h}, nil
+}
+
+// HeaderTruncated, on a DLQ record whose value was too large for the topic, gives the size of
+// the original value; the value is then its first maxTruncated bytes.
+const HeaderTruncated = "offpush-truncated"
+
+const maxTruncated = 64 << 10
+
+// tooLarge reports whether a write failed because the record is over the size limit.
+func tooLarge(err error) bool {
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if tooLarge(e) {
+				return true
+			}
+		}
+	}
+	return errors.Is(err, kafka.MessageSizeTooLarge)
+}
+
+// truncated shortens a record Kafka refused as too large.
+func truncated(rec kafka.Message) kafka.Message {
+	if len(rec.Value) <= maxTruncated {
+		return rec
+	}
+	rec.Headers = append(rec.Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(rec.Value)))})
+	rec.Value = rec.Value[:maxTruncated]
+	return rec
 }
 
 // source is the offpush-source header: topic/partition/offset of the original event.

@@ -2,6 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +169,76 @@ func headers(m kafka.Message) map[string]string {
 		out[h.Key] = string(h.Value)
 	}
 	return out
+}
+
+// TestBadInputOutcomes: each kind of bad input gets its documented outcome, counted in the
+// metrics, and the partition keeps moving: a 1 MB text is cut to fit 4096 bytes and pushed,
+// a 100k-recipient group is fanned out in batches (its unknown users counted no_device), a
+// token APNs calls malformed is removed, and an event older than the expiry window is skipped.
+func TestBadInputOutcomes(t *testing.T) {
+	e := newEnv(t, 1)
+	good, short := token(), "abcd"
+	e.device("bob", good, 2382, 0)
+	e.device("zed", short, 2382, 0) // a wrong-length token that reached Redis somehow
+	w := e.start(e.opts())
+	big := strings.Repeat("x", 1000*1000) // 1 MB; the broker's default record limit is 1 MiB
+	recipients := make([]string, 100000)
+	for i := range recipients {
+		recipients[i] = "nobody-" + strconv.Itoa(i)
+	}
+	recipients[0] = "bob"
+	group, err := json.Marshal(map[string]any{
+		"id": "b2", "chatType": "group", "sender": map[string]string{"userId": "alice"}, "group": map[string]string{"id": "g"},
+		"recipients": recipients, "elems": []map[string]string{{"type": "image"}},
+	})
+	must(t, err)
+	old := time.Now().Add(-25 * time.Hour).UTC().Format(time.RFC3339)
+	e.publish(
+		c2c("b1", "bob", big),
+		group,
+		c2c("b3", "zed", "to a malformed token"),
+		`{"id":"b4","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"stale"}],"sentAt":"`+old+`"}`,
+		c2c("b5", "bob", "after the bad ones"),
+	)
+	got := e.waitDeliveries(3)
+	ids := map[string]deliveryT{}
+	for _, d := range got {
+		ids[d.Headers.CollapseID] = d
+	}
+	if d, ok := ids["b1"]; !ok || len(d.Payload) > 4096 || !strings.Contains(string(d.Payload), "…") {
+		t.Errorf("1 MB text: delivered %v, %d bytes, want a cut payload ≤ 4096", ok, len(d.Payload))
+	}
+	if _, ok := ids["b2"]; !ok {
+		t.Error("the 100k group did not reach its one registered member")
+	}
+	if _, ok := ids["b5"]; !ok {
+		t.Error("the event after the bad ones was not delivered")
+	}
+	want := map[string]int64{
+		"sent/": 3, "skipped/no_device": 99999, "skipped/expired": 1, "token_removed/BadDeviceToken": 1,
+	}
+	eventually(t, "every outcome counted", func() bool { return maps.Equal(w.pushes(t), want) })
+	eventually(t, "all five offsets committed", func() bool { return e.committed()[0] == 5 })
+}
+
+// TestOversizedDeadLetterIsTruncated: an invalid event too large for the DLQ topic is
+// dead-lettered with its first 64 KiB and its size in offpush-truncated, instead of stalling
+// its partition on a write that can never succeed.
+func TestOversizedDeadLetterIsTruncated(t *testing.T) {
+	e := newEnv(t, 1)
+	e.dlq = e.kafka.TopicWithConfig(t, "small.dlq", 1, map[string]string{"max.message.bytes": "100000"})
+	e.device("bob", token(), 2382, 0)
+	e.start(e.opts())
+	garbage := make([]byte, 300000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range garbage {
+		garbage[i] = byte('!' + rng.IntN(90)) // printable and incompressible enough
+	}
+	e.publish(append([]byte(`{"id":`), garbage...), c2c("ok1", "bob", "after the big one"))
+	e.waitDeliveries(1)
+	rec := e.dlqRecords(1)[0]
+	if h := headers(rec); h[pipeline.HeaderTruncated] != strconv.Itoa(len(garbage)+6) || len(rec.Value) != 64<<10 {
+		t.Errorf("DLQ record: %d bytes, headers %v; want 65536 bytes and offpush-truncated", len(rec.Value), h)
+	}
+	eventually(t, "both offsets committed", func() bool { return e.committed()[0] == 2 })
 }

@@ -92,8 +92,25 @@ func (c *Cluster) Topic(t testing.TB, name string, partitions int) string {
 	return full
 }
 
-// CreateTopic creates topic with the given number of partitions; an existing topic is fine.
-func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int) error {
+// TopicWithConfig is Topic with topic configuration entries (e.g. max.message.bytes).
+func (c *Cluster) TopicWithConfig(t testing.TB, name string, partitions int, configs map[string]string) string {
+	t.Helper()
+	full := c.prefix + name
+	if err := c.CreateTopic(context.Background(), full, partitions, configs); err != nil {
+		t.Fatalf("create topic %s: %v", full, err)
+	}
+	return full
+}
+
+// CreateTopic creates topic with the given number of partitions and optional configuration
+// entries; an existing topic is fine.
+func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int, configs ...map[string]string) error {
+	var entries []kafka.ConfigEntry
+	for _, m := range configs {
+		for k, v := range m {
+			entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+	}
 	conn, err := c.dialer().DialContext(ctx, "tcp", c.Brokers[0])
 	if err != nil {
 		return err
@@ -108,7 +125,7 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 		return err
 	}
 	defer cc.Close()
-	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1})
+	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries})
 	if err != nil && !strings.Contains(err.Error(), "already exists") {
 		return err
 	}
@@ -124,6 +141,10 @@ func (c *Cluster) Produce(ctx context.Context, topic string, msgs ...kafka.Messa
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    1000,
+		// As IM core should: an event of 100k recipients is ~1.5 MB raw, over Kafka's default
+		// 1 MiB record limit, and a small fraction of it compressed.
+		Compression: kafka.Lz4,
+		BatchBytes:  16 << 20, // kafka-go checks this before compressing
 	}
 	if d := c.Dialer; d != nil {
 		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
