@@ -99,3 +99,17 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecipientListedTwice: a user listed twice in one event gets one push per device.
+func TestRecipientListedTwice(t *testing.T) {
+	e := newEnv(t, 1)
+	e.device("bob", token(), 2382, 0)
+	w := e.start(e.opts())
+	e.publish(`{"id":"twice","chatType":"group","sender":{"userId":"alice"},"group":{"id":"g"},"recipients":["bob","carol","bob"],"elems":[{"type":"image"}]}`)
+	e.waitDeliveries(1)
+	want := map[string]int64{"sent/": 1, "skipped/no_device": 1, "skipped/duplicate": 1}
+	eventually(t, "outcomes counted", func() bool { return maps.Equal(w.pushes(t), want) })
+	if n := len(e.sim.Deliveries()); n != 1 {
+		t.Errorf("%d deliveries, want 1", n)
+	}
+}

@@ -34,6 +34,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		return
 	}
 	span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
+	p.metrics.recipients.Add(ctx, int64(len(m.Recipients)))
 	prep := render.Prepare(m, render.Options{Expiry: p.opts.Expiry})
 	now := p.opts.Now()
 	// Message-level rules (noPush, empty custom, expired …) hold for every recipient: skip
@@ -62,7 +63,6 @@ type target struct {
 
 // processBatch handles one batch of recipients; false means ctx ended before it finished.
 func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time) bool {
-	p.metrics.recipients.Add(ctx, int64(len(users)))
 	var recs []presence.Recipient
 	lctx, span := p.tracer.Start(ctx, "presence.lookup", trace.WithAttributes(attribute.Int("offpush.recipients", len(users))))
 	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(lctx, users); return })
@@ -97,8 +97,15 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 // decide applies the skip rules to every device of a batch and returns the devices to push.
 func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, recs []presence.Recipient, now time.Time) ([]target, bool) {
 	var out []target
+	seen := make(map[string]bool, len(recs))
 	for i := range recs {
 		r := &recs[i]
+		if seen[r.UserID] {
+			// Listed twice in the batch: one claim per device is all a pipeline may make.
+			p.metrics.skipped(ctx, render.Duplicate, max(1, len(r.Devices)))
+			continue
+		}
+		seen[r.UserID] = true
 		if len(r.Devices) == 0 {
 			p.metrics.skipped(ctx, render.NoDevice, 1)
 			continue
