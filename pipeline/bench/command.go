@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Profiles of --profile.
+const (
+	profileDefault   = "default"    // the --foreground share of devices is in the foreground
+	profileSkipHeavy = "skip-heavy" // every device is in the foreground: nothing is sent
+)
+
+// Default --events: about 290k pushes for the default mix (a run well under 2 minutes on 2
+// cores, baseline included), about 2.7M recipients for skip-heavy.
+const (
+	defaultEvents          = 3000
+	defaultSkipHeavyEvents = 20000
+)
+
+// config is the parsed command line of `offpush bench`.
+type config struct {
+	events, users, devices   int
+	groupMin, groupMax       int
+	groupShare, foreground   float64
+	payloadBytes             int
+	rate                     float64
+	profile                  string
+	jsonOut, cpuProfile      string
+	senders, connections     int
+	eventWorkers, partitions int
+	baselinePushes           int
+	baselineConcurrency      int
+	brokers, redisAddr       string
+	seed                     uint64
+	timeout, stall           time.Duration
+	verbose                  bool
+	child                    string // internal: the childSpec of a child process
+}
+
+// Command runs `offpush bench` (see the package comment): it prints a summary table on stdout
+// and, with --json FILE, writes the figures as one JSON object.
+func Command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.child != "" {
+		return runChild(ctx, cfg.child, stdin, stdout, stderr)
+	}
+	res, err := run(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	writeTable(stdout, res)
+	if cfg.jsonOut != "" {
+		return writeJSON(cfg.jsonOut, res)
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&c.events, "events", 0, "message events to publish (0 = 3000, or 20000 with --profile skip-heavy: a window of several seconds)")
+	fs.Float64Var(&c.groupShare, "group-share", 0.5, "share of group events (the rest are one-to-one)")
+	fs.IntVar(&c.groupMin, "group-min", 50, "smallest group fan-out (recipients)")
+	fs.IntVar(&c.groupMax, "group-max", 500, "largest group fan-out (recipients)")
+	fs.IntVar(&c.users, "users", 20000, "user population")
+	fs.IntVar(&c.devices, "devices-per-user", 1, "device tokens per user")
+	fs.Float64Var(&c.foreground, "foreground", 0.3, "share of devices in the foreground (skipped)")
+	fs.IntVar(&c.payloadBytes, "payload-bytes", 40, "message text size in bytes")
+	fs.Float64Var(&c.rate, "rate", 0, "publish events at this rate (events/s) during the run, for latency; 0 = publish all first")
+	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone)")
+	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to `FILE`")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker's window to `FILE`")
+	fs.IntVar(&c.senders, "senders", 0, "pipeline sender goroutines (0 = pipeline default)")
+	fs.IntVar(&c.connections, "connections", 0, "HTTP/2 connections per certificate (0 = apns default)")
+	fs.IntVar(&c.eventWorkers, "event-workers", 0, "events processed at once (0 = pipeline default)")
+	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the events topic")
+	fs.IntVar(&c.baselinePushes, "baseline-pushes", 0, "pushes of the plain apns2 baseline loop (0 = as many as the worker sent, at least 20000)")
+	fs.IntVar(&c.baselineConcurrency, "baseline-goroutines", 256, "goroutines of the baseline loop")
+	fs.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap `addresses` (comma-separated); default: kfake in a child process")
+	fs.StringVar(&c.redisAddr, "redis", "", "Redis `ADDR` (host:port); default: a throwaway redis-server child")
+	fs.Uint64Var(&c.seed, "seed", 1, "workload seed")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.DurationVar(&c.stall, "stall", 30*time.Second, "give up when no push finishes for this long")
+	fs.BoolVar(&c.verbose, "v", false, "log the worker at info level")
+	fs.StringVar(&c.child, "child", "", "internal: run as a child process of the bench")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.child != "" {
+		return c, nil
+	}
+	if c.events == 0 {
+		c.events = defaultEvents
+		if c.profile == profileSkipHeavy {
+			c.events = defaultSkipHeavyEvents
+		}
+	}
+	return c, c.validate()
+}
+
+// validate names the first flag with an impossible value.
+func (c *config) validate() error {
+	switch {
+	case c.events < 1:
+		return errors.New("--events: want at least 1")
+	case c.users < 2:
+		return errors.New("--users: want at least 2")
+	case c.devices < 1:
+		return errors.New("--devices-per-user: want at least 1")
+	case c.groupMin < 1 || c.groupMax < c.groupMin:
+		return errors.New("--group-min, --group-max: want 1 ≤ min ≤ max")
+	case c.groupMax >= c.users:
+		return errors.New("--group-max: want fewer than --users")
+	case c.groupShare < 0 || c.groupShare > 1:
+		return errors.New("--group-share: want 0..1")
+	case c.foreground < 0 || c.foreground > 1:
+		return errors.New("--foreground: want 0..1")
+	case c.payloadBytes < 1:
+		return errors.New("--payload-bytes: want at least 1")
+	case c.rate < 0:
+		return errors.New("--rate: want ≥ 0")
+	case c.profile != profileDefault && c.profile != profileSkipHeavy:
+		return fmt.Errorf("--profile: want %s or %s", profileDefault, profileSkipHeavy)
+	case c.baselinePushes < 0 || c.baselineConcurrency < 1:
+		return errors.New("--baseline-pushes, --baseline-goroutines: want ≥ 0 and ≥ 1")
+	case c.partitions < 1:
+		return errors.New("--partitions: want at least 1")
+	}
+	return nil
+}
+
+// workload is the event mix of the flags, with a fresh run id.
+func (c *config) workload() *workload {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &workload{
+		Run: "b" + hex.EncodeToString(b[:]), Seed: c.seed, Events: c.events,
+		Users: c.users, Devices: c.devices, Groups: max(1, c.users/20),
+		GroupShare: c.groupShare, GroupMin: c.groupMin, GroupMax: c.groupMax,
+		PayloadBytes: c.payloadBytes,
+	}
+}
+
+// foregroundShare is the share of devices seeded in the foreground.
+func (c *config) foregroundShare() float64 {
+	if c.profile == profileSkipHeavy {
+		return 1
+	}
+	return c.foreground
+}
+
+// brokerList is --brokers split; nil means kfake.
+func (c *config) brokerList() []string {
+	if c.brokers == "" {
+		return nil
+	}
+	return strings.Split(c.brokers, ",")
+}
+
+// writeJSON writes res to path, indented.
+func writeJSON(path string, res *Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write --json: %w", err)
+	}
+	return nil
+}
