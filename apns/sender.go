@@ -36,12 +36,13 @@ type sender struct {
 	next       atomic.Uint32
 	sem        chan struct{}
 	token      *token.Token // nil for certificate auth
+	timeout    time.Duration
 }
 
 // newSender builds the clients of c; tok is the provider token of its key (nil for
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
-	s := &sender{sem: make(chan struct{}, o.InFlight), token: tok}
+	s := &sender{sem: make(chan struct{}, o.InFlight), token: tok, timeout: o.Timeout}
 	host := o.Host
 	if host == "" {
 		host = apns2.HostDevelopment
@@ -53,9 +54,11 @@ func newSender(c Certificate, tok *token.Token, o Options) *sender {
 		tr := newTransport(c, o)
 		s.transports = append(s.transports, tr)
 		s.clients = append(s.clients, &apns2.Client{
-			Host:       host,
-			Token:      s.token,
-			HTTPClient: &http.Client{Transport: hintTransport{tr}, Timeout: o.Timeout},
+			Host:  host,
+			Token: s.token,
+			// No http.Client.Timeout: it costs a goroutine and a timer per request (8% of
+			// the worker's CPU in offpush bench); push bounds each request by ctx instead.
+			HTTPClient: &http.Client{Transport: hintTransport{tr}},
 		})
 	}
 	return s
@@ -107,7 +110,8 @@ func (s *sender) push(ctx context.Context, n *render.Notification) Result {
 		bearer = s.token.GenerateIfExpired()
 	}
 	hint := new(string)
-	ctx = context.WithValue(ctx, retryAfterKey{}, hint)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, hint), s.timeout)
+	defer cancel()
 	start := time.Now()
 	resp, err := s.client().PushWithContext(ctx, notification(n))
 	r := Result{Duration: time.Since(start)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -32,11 +33,13 @@ type metrics struct {
 	retries        metric.Int64Counter
 	dlqRecords     metric.Int64Counter
 	infraErrors    metric.Int64Counter
-	inFlight       metric.Int64UpDownCounter
+	inFlight       atomic.Int64 // observed by offpush.apns.in_flight: no metric call per push
 	apnsLatency    metric.Float64Histogram
 
 	lagMu sync.Mutex
 	lag   map[partKey]int64 // records behind the high watermark, as of the last fetch
+
+	statusOpts map[int]metric.RecordOption // by APNs status, 0 = network error
 
 	skipOpts [256]metric.AddOption
 	dlqOpts  [numFailures]metric.AddOption
@@ -65,7 +68,11 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mt.inFlight, err = m.Int64UpDownCounter("offpush.apns.in_flight", metric.WithDescription("APNs sends in flight."), metric.WithUnit("{request}")); err != nil {
+	if _, err = m.Int64ObservableUpDownCounter("offpush.apns.in_flight", metric.WithDescription("APNs sends in flight."),
+		metric.WithUnit("{request}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(mt.inFlight.Load())
+			return nil
+		})); err != nil {
 		return nil, err
 	}
 	if mt.apnsLatency, err = m.Float64Histogram("offpush.apns.request.duration", metric.WithDescription("APNs request latency."), metric.WithUnit("s"),
@@ -86,6 +93,10 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
 	}
 	mt.sentOpt = pushAttrs(OutcomeSent, "")
+	mt.statusOpts = map[int]metric.RecordOption{}
+	for _, st := range []int{0, 200, 400, 403, 404, 405, 410, 413, 429, 500, 503} {
+		mt.statusOpts[st] = statusAttr(st)
+	}
 	return mt, nil
 }
 
@@ -116,11 +127,21 @@ func (m *metrics) tokenDead(ctx context.Context, reason string, removed bool) {
 }
 
 func (m *metrics) apnsRequest(ctx context.Context, res apns.Result, d time.Duration) {
-	status := "error"
-	if res.Status != 0 {
-		status = strconv.Itoa(res.Status)
+	opt, ok := m.statusOpts[res.Status] // read-only after newMetrics
+	if !ok {
+		opt = statusAttr(res.Status)
 	}
-	m.apnsLatency.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("status", status)))
+	m.apnsLatency.Record(ctx, d.Seconds(), opt)
+}
+
+// statusAttr is the "status" attribute of an APNs request: the HTTP status, or "error" when
+// no answer came (status 0).
+func statusAttr(status int) metric.RecordOption {
+	s := "error"
+	if status != 0 {
+		s = strconv.Itoa(status)
+	}
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("status", s)))
 }
 
 // fetched records the consumer lag of a partition from a fetched message's high watermark.

@@ -40,8 +40,8 @@ func (p *Pipeline) sendLoop(ctx context.Context) {
 
 // deliver sends one push with retries and acts on the final APNs answer.
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
-	p.metrics.inFlight.Add(ctx, 1)
-	defer p.metrics.inFlight.Add(ctx, -1)
+	p.metrics.inFlight.Add(1)
+	defer p.metrics.inFlight.Add(-1)
 	ctx, span := p.tracer.Start(trace.ContextWithSpan(ctx, trace.SpanFromContext(sj.ctx)), "apns.send",
 		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)

@@ -34,6 +34,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) e
 	}
 	log := slog.New(cfg.Log.Handler(stderr))
 	log.Info("starting", "config", cfg)
+	TuneGC()
 	return runWorker(ctx, cfg, log, Deps{})
 }
 
