@@ -93,11 +93,24 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
 	}
 	mt.sentOpt = pushAttrs(OutcomeSent, "")
+	mt.zero()
 	mt.statusOpts = map[int]metric.RecordOption{}
 	for _, st := range []int{0, 200, 400, 403, 404, 405, 410, 413, 429, 500, 503} {
 		mt.statusOpts[st] = statusAttr(st)
 	}
 	return mt, nil
+}
+
+// zero records 0 for the counters alerts are written on, so /metrics shows them (and rate()
+// works) before the first dead letter, retry or infrastructure error.
+func (m *metrics) zero() {
+	ctx := context.Background()
+	for _, f := range Failures() {
+		m.dlqRecords.Add(ctx, 0, m.dlqOpts[f])
+	}
+	m.retries.Add(ctx, 0)
+	m.infraErrors.Add(ctx, 0)
+	m.pushes.Add(ctx, 0, m.sentOpt)
 }
 
 func pushAttrs(outcome, reason string) metric.AddOption {
