@@ -27,6 +27,7 @@ func TestEndToEnd(t *testing.T) {
 	must(t, e.store.SetReceiveOpt(ctx, "frank", "group:g-42", presence.NotNotify))
 	must(t, e.store.SetReceiveOpt(ctx, "gina", "group:g-42", presence.NotNotifyExceptAt))
 	w := e.start(e.opts())
+	eventually(t, "ready before any event", w.p.Ready)
 
 	// Phase 1: a c2c text. Bob's badge was 3 at background time.
 	e.publish(`{"id":"m1","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"see you at 8"}]}`)

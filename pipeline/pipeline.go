@@ -131,7 +131,8 @@ func New(opts Options, store *presence.Store, pool *apns.Pool) (*Pipeline, error
 	return p, nil
 }
 
-// Ready reports whether the consumer has received its first event or joined its group.
+// Ready reports whether the consumer has joined its group (or fetched an event), so /readyz
+// turns ready in a quiet system too.
 func (p *Pipeline) Ready() bool {
 	p.readyMu.Lock()
 	defer p.readyMu.Unlock()
@@ -306,6 +307,9 @@ func (p *Pipeline) commitLoop(ctx context.Context, r *kafka.Reader) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !p.Ready() && r.Stats().Rebalances > 0 { // a generation was joined
+				p.setJoined()
+			}
 			p.commit(ctx, r)
 		}
 	}
