@@ -29,7 +29,7 @@ type dlqWriter struct {
 	w *kafka.Writer
 }
 
-func newDLQWriter(opts Options, _ <-chan struct{}) *dlqWriter {
+func newDLQWriter(opts Options) *dlqWriter {
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(opts.Brokers...),
 		Topic:        opts.DLQTopic,

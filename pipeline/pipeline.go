@@ -127,7 +127,7 @@ func New(opts Options, store *presence.Store, pool *apns.Pool) (*Pipeline, error
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
 	}
-	p.dlq = newDLQWriter(opts, p.stopping)
+	p.dlq = newDLQWriter(opts)
 	return p, nil
 }
 

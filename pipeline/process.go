@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -122,7 +123,7 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 			}
 			topic, ok := p.opts.Topics[d.BusiID]
 			if !ok {
-				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, "no certificate with busiId "+itoa(d.BusiID)+" for token "+d.Token, 0) {
+				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, "no certificate with busiId "+strconv.Itoa(d.BusiID)+" for token "+d.Token, 0) {
 					return nil, false
 				}
 				continue
@@ -206,8 +207,4 @@ func (p *Pipeline) infra(ctx context.Context, what string, call func() error) bo
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
-}
-
-func itoa(n int) string {
-	return formatInt(int64(n))
 }

@@ -145,5 +145,3 @@ func failureOf(res apns.Result) (Failure, string) {
 		return Rejected, msg
 	}
 }
-
-func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
