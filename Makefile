@@ -37,3 +37,9 @@ fuzz: check-deps
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./event ./render ./presence ./apns/...
+
+# Fault scenarios (chaos/): real workers, redis-server and the APNs simulator around an
+# in-process Kafka, every scenario with the full workload; prints the ledger table at the end.
+.PHONY: chaos
+chaos: check-deps
+	OFFPUSH_CHAOS=1 $(GO) test ./chaos -run . -v -count=1 -timeout 30m

@@ -1,0 +1,96 @@
+package chaos
+
+import (
+	"testing"
+	"time"
+)
+
+// TestKill9Restart kills the only worker with SIGKILL mid-stream and starts a new one: every
+// push is delivered once, except those in flight at the kill, which may repeat with the same
+// apns-collapse-id and badge. The run's logs, metrics and dead letters must not contain a
+// secret. Short: runs in `make test` (with the full workload under `make chaos`).
+func TestKill9Restart(t *testing.T) {
+	h := New(t, Options{Workload: workload()})
+	h.SetLatency(300 * time.Millisecond) // so that sends are in flight at the kill
+	h.Stream()
+	w := h.StartWorker()
+	h.WaitDelivered(0.35)
+	h.Kill9(w)
+	h.StartWorker()
+	h.WaitSettled(3 * time.Minute)
+	h.Account("kill -9 + restart", false)
+	h.CheckSecrets()
+}
+
+// TestSIGTERMDrain stops one of two workers with SIGTERM mid-stream: it drains within
+// pipeline.shutdownGrace and exits 0, the other worker takes its partitions over, and
+// nothing is lost.
+func TestSIGTERMDrain(t *testing.T) {
+	long(t)
+	grace := 10 * time.Second
+	h := New(t, Options{Workload: workload(), ShutdownGrace: grace, AllowRebalanceRepeats: true})
+	h.SetLatency(300 * time.Millisecond)
+	h.Stream()
+	w := h.StartWorker()
+	h.StartWorker()
+	h.WaitDelivered(0.3)
+	code, took := h.Term(w, grace+10*time.Second)
+	if code != 0 {
+		t.Errorf("%s exited %d after SIGTERM, want 0:\n%s", w.Name, code, tail(w.Proc.Logs(), 20))
+	}
+	if took > grace+5*time.Second {
+		t.Errorf("%s took %v to drain, grace is %v", w.Name, took, grace)
+	}
+	h.WaitSettled(3 * time.Minute)
+	h.Account("SIGTERM drain (2 workers)", false)
+}
+
+// TestTwoWorkersKillAdd runs two workers, kills one with SIGKILL and adds a third mid-stream:
+// two rebalances, nothing lost.
+func TestTwoWorkersKillAdd(t *testing.T) {
+	long(t)
+	h := New(t, Options{Workload: workload(), AllowRebalanceRepeats: true})
+	h.SetLatency(200 * time.Millisecond)
+	h.Stream()
+	w := h.StartWorker()
+	h.StartWorker()
+	h.WaitDelivered(0.25)
+	h.Kill9(w)
+	h.StartWorker()
+	h.WaitSettled(3 * time.Minute)
+	h.Account("2 workers: kill 1, add 1", false)
+}
+
+// TestThreeWorkersKillAdd runs three workers, kills one with SIGKILL, then adds one.
+func TestThreeWorkersKillAdd(t *testing.T) {
+	long(t)
+	h := New(t, Options{Workload: workload(), AllowRebalanceRepeats: true})
+	h.SetLatency(200 * time.Millisecond)
+	h.Stream()
+	w := h.StartWorker()
+	h.StartWorker()
+	h.StartWorker()
+	h.WaitDelivered(0.25)
+	h.Kill9(w)
+	h.WaitDelivered(0.5)
+	h.StartWorker()
+	h.WaitSettled(3 * time.Minute)
+	h.Account("3 workers: kill 1, add 1", false)
+}
+
+// TestRebalanceRepeats is the minimal reproduction of the rebalance repeat (README.md, "Known
+// issue"): two workers share the stream with no fault at all, yet when the second one joins,
+// pushes already being sent by the first are sent again by the new owner of their partition,
+// because its claim finds the first's pending dedupe key and resends. It fails until the
+// pipeline stops working on revoked partitions or a resend checks that the claim's owner is
+// gone.
+func TestRebalanceRepeats(t *testing.T) {
+	long(t)
+	h := New(t, Options{Workload: ShortWorkload})
+	h.SetLatency(300 * time.Millisecond)
+	h.Stream()
+	h.StartWorker()
+	h.StartWorker()
+	h.WaitSettled(3 * time.Minute)
+	h.Account("rebalance, no fault", false)
+}

@@ -1,0 +1,85 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+)
+
+var (
+	ledgersMu sync.Mutex
+	ledgers   []Ledger
+)
+
+// Account draws the scenario's ledger from the simulator's deliveries, the dead-letter topic
+// and the workers' last /metrics scrapes, logs it, records it for the summary table and fails
+// the test when a push was lost or a problem was found. wiped says Redis came back empty.
+func (h *Harness) Account(name string, wiped bool) Ledger {
+	h.t.Helper()
+	deliveries, err := h.Sim.Deliveries()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	in := ledgerInput{w: h.Workload, deliveries: deliveries, deadLetter: h.DeadLetters(),
+		inFlight: maps.Clone(h.inFlight), rebalances: slices.Clone(h.rebalances),
+		allowRebalanceRepeats: h.opts.AllowRebalanceRepeats, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
+	h.mu.Unlock()
+	l := draw(name, in)
+	h.logf("ledger:\n%s\n%s", TableHeader, l.Row())
+	h.logf("repeats: %d, of pairs in flight at a kill or fault (%d pairs were): %d, at a rebalance: %d",
+		l.Duplicates, l.InFlight, l.Duplicates-l.AtRebalance, l.AtRebalance)
+	h.logf("skips by reason: workload %v, workers' metrics %v", h.Workload.Skips, l.MetricSkips)
+	ledgersMu.Lock()
+	ledgers = append(ledgers, l)
+	ledgersMu.Unlock()
+	if l.Lost > 0 {
+		h.t.Errorf("%s: %d pushes lost", name, l.Lost)
+	}
+	for i, p := range l.Problems {
+		if i == 10 {
+			h.t.Errorf("… and %d more problems", len(l.Problems)-i)
+			break
+		}
+		h.t.Error(p)
+	}
+	return l
+}
+
+// metricsSum adds up the last scrape of every worker that ran.
+func (h *Harness) metricsSum() Metrics {
+	sum := Metrics{Pushes: map[string]float64{}, DLQ: map[string]float64{}}
+	for _, w := range h.workers {
+		m, _ := w.Metrics()
+		for k, v := range m.Pushes {
+			sum.Pushes[k] += v
+		}
+		for k, v := range m.DLQ {
+			sum.DLQ[k] += v
+		}
+	}
+	return sum
+}
+
+// PrintTable writes the ledger table of every scenario accounted so far, sorted by name.
+func PrintTable(w io.Writer) {
+	ledgersMu.Lock()
+	defer ledgersMu.Unlock()
+	if len(ledgers) == 0 {
+		return
+	}
+	rows := slices.Clone(ledgers)
+	slices.SortFunc(rows, func(a, b Ledger) int {
+		if a.Scenario < b.Scenario {
+			return -1
+		}
+		return 1
+	})
+	fmt.Fprintln(w, "\nchaos ledger (expected = delivered + skipped + DLQ + lost; duplicates only among pushes in flight at a kill or fault):")
+	fmt.Fprintln(w, TableHeader)
+	for _, l := range rows {
+		fmt.Fprintln(w, l.Row())
+	}
+}
