@@ -1,0 +1,332 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"golang.org/x/net/http2/hpack"
+
+	"offpush/apns/apnstest"
+)
+
+const topic = "com.example.im"
+
+// token is the i-th test device token (64 hex digits).
+func token(i int) string { return fmt.Sprintf("%064x", i) }
+
+// apnsID is the i-th request's apns-id (a UUID the simulator echoes back).
+func apnsID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", i) }
+
+// TestSimulator sends 1000 concurrent pushes through apns2 to the simulator and checks each
+// answer came back on its own stream and each push arrived intact.
+func TestSimulator(t *testing.T) {
+	sim, err := apnstest.New(apnstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	defer sim.Close()
+	cert, err := apnstest.ClientCertificate(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &Transport{TLSConfig: &tls.Config{RootCAs: sim.CertPool(), Certificates: []tls.Certificate{cert}}}
+	defer tr.Close()
+	client := &apns2.Client{Host: sim.URL(), HTTPClient: &http.Client{Transport: tr}}
+	const n = 1000
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, err := client.PushWithContext(context.Background(), &apns2.Notification{
+				DeviceToken: token(i), Topic: topic, ApnsID: apnsID(i), CollapseID: fmt.Sprint("c", i),
+				Payload: fmt.Sprintf(`{"aps":{"badge":%d}}`, i),
+			})
+			if err != nil || !res.Sent() || res.ApnsID != apnsID(i) {
+				t.Errorf("push %d: %+v, %v; want 200 with apns-id %s", i, res, err, apnsID(i))
+			}
+		})
+	}
+	wg.Wait()
+	got := map[string]apnstest.Delivery{}
+	for _, d := range sim.Deliveries() {
+		got[d.Headers.ID] = d
+	}
+	for i := range n {
+		d, ok := got[apnsID(i)]
+		if !ok || d.Token != token(i) || d.Headers.CollapseID != fmt.Sprint("c", i) ||
+			string(d.Payload) != fmt.Sprintf(`{"aps":{"badge":%d}}`, i) {
+			t.Fatalf("delivery %d = %+v, want token, collapse id and payload of push %d", i, d, i)
+		}
+	}
+	if c := sim.Stats().Connections; c != 1 {
+		t.Errorf("%d connections, want 1", c)
+	}
+}
+
+// server is an httptest HTTP/2 TLS server with handler h; configure adjusts it before start.
+func server(t *testing.T, h http.HandlerFunc, configure func(*http.Server)) (*httptest.Server, *Transport, *atomic.Int64) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	conns := new(atomic.Int64)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Config.ErrorLog = nil
+	if configure != nil {
+		configure(srv.Config)
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tr := &Transport{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	t.Cleanup(func() { _ = tr.Close() })
+	return srv, tr, conns
+}
+
+// get sends a POST with body to path on srv through tr.
+func post(ctx context.Context, tr http.RoundTripper, srv *httptest.Server, path, body string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+// echo answers with the request path in X-Path and the request body as the response body.
+func echo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Path", r.URL.Path)
+	_, _ = io.Copy(w, r.Body)
+}
+
+// TestConcurrentEcho checks that 1000 concurrent requests each get their own answer.
+func TestConcurrentEcho(t *testing.T) {
+	srv, tr, conns := server(t, echo, nil)
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Go(func() {
+			path, body := "/3/device/"+token(i), strings.Repeat(fmt.Sprint(i), i%50+1)
+			resp, b, err := post(context.Background(), tr, srv, path, body)
+			if err != nil || resp.StatusCode != 200 || resp.Header.Get("X-Path") != path || string(b) != body {
+				t.Errorf("request %d: %v %v, body %d bytes", i, resp, err, len(b))
+			}
+		})
+	}
+	wg.Wait()
+	if conns.Load() != 1 {
+		t.Errorf("%d connections, want 1", conns.Load())
+	}
+}
+
+// TestMaxConcurrentStreams checks that requests beyond the server's stream limit wait for a
+// free stream instead of failing.
+func TestMaxConcurrentStreams(t *testing.T) {
+	var cur, peak atomic.Int64
+	h := func(w http.ResponseWriter, r *http.Request) {
+		n := cur.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		cur.Add(-1)
+	}
+	srv, tr, _ := server(t, h, func(s *http.Server) { s.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 5} })
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+				t.Errorf("request %d: %v %v", i, resp, err)
+			}
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p != 5 {
+		t.Errorf("at most %d requests at once at the server, want 5", p)
+	}
+}
+
+// TestLargeResponse checks that a response larger than the receive windows arrives whole:
+// the client returns received bytes with WINDOW_UPDATE.
+func TestLargeResponse(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16)
+	srv, tr, _ := server(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(want) }, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 { // beyond the connection window too
+		resp, b, err := post(ctx, tr, srv, "/", "")
+		if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, want) {
+			t.Fatalf("%v %v, %d bytes, want %d", resp, err, len(b), len(want))
+		}
+	}
+}
+
+// TestCancel checks that a cancelled request returns its context's error at once, resets its
+// stream at the server, and frees the stream for others.
+func TestCancel(t *testing.T) {
+	reset := make(chan struct{}, 1)
+	h := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-r.Context().Done()
+			reset <- struct{}{}
+		}
+	}
+	srv, tr, _ := server(t, h, func(s *http.Server) { s.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1} })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, _, err := post(ctx, tr, srv, "/block", "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled request: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancelled request returned after %v", d)
+	}
+	select {
+	case <-reset:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not see the stream reset")
+	}
+	if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request after the cancelled one: %v %v", resp, err)
+	}
+}
+
+// TestConnectionLoss checks that requests in flight when the connection drops fail with an
+// error, and that later requests succeed on a new connection.
+func TestConnectionLoss(t *testing.T) {
+	var arrived atomic.Int64
+	h := func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		if r.URL.Path == "/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}
+	srv, tr, conns := server(t, h, nil)
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, _, err := post(context.Background(), tr, srv, "/slow", "x"); errs <- err }()
+	}
+	for arrived.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	srv.CloseClientConnections()
+	for range n {
+		if err := <-errs; !errors.Is(err, ErrConnClosed) {
+			t.Errorf("request in flight: %v, want ErrConnClosed", err)
+		}
+	}
+	if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request after the loss: %v %v", resp, err)
+	}
+	if c := conns.Load(); c != 2 {
+		t.Errorf("%d connections, want 2", c)
+	}
+}
+
+// TestGoAway checks that a GOAWAY lets requests in flight finish and that later requests go
+// to a new connection without an error.
+func TestGoAway(t *testing.T) {
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	h := func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+	}
+	srv, tr, conns := server(t, h, func(s *http.Server) { s.IdleTimeout = 200 * time.Millisecond })
+	if _, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // idle: the server sends GOAWAY and closes
+	if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request after GOAWAY: %v %v", resp, err)
+	}
+	if c := conns.Load(); c != 2 {
+		t.Errorf("%d connections, want 2", c)
+	}
+	// Graceful shutdown mid-load: GOAWAY with the last stream id; the streams in flight finish.
+	const n = 10
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, _, err := post(context.Background(), tr, srv, "/slow", "x"); errs <- err }()
+	}
+	for arrived.Load() < n+2 {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error)
+	go func() { done <- srv.Config.Shutdown(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("request in flight at GOAWAY: %v", err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHeaderIndexing checks the HPACK encoding: constant headers indexed (a second request
+// sends them as one-byte references), unique ones never indexed.
+func TestHeaderIndexing(t *testing.T) {
+	c := &Conn{}
+	c.enc = hpack.NewEncoder(&c.hbuf)
+	var blocks [][]byte
+	for i := range 2 {
+		req, _ := http.NewRequest(http.MethodPost, "https://api.push.apple.com/3/device/"+token(i), strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("apns-topic", topic)
+		req.Header.Set("apns-push-type", "alert")
+		req.Header.Set("apns-collapse-id", fmt.Sprint("msg-", i))
+		req.Header.Set("authorization", "bearer "+strings.Repeat("j", 200))
+		s, err := newStream(req, authority(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.id = 1
+		c.wbuf = c.wbuf[:0]
+		c.writeHeaders(s, false, defaultFrameSize)
+		blocks = append(blocks, append([]byte(nil), c.wbuf[9:]...))
+	}
+	dec := hpack.NewDecoder(defaultTableSize, nil)
+	for i, b := range blocks {
+		fields, err := dec.DecodeFull(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fields {
+			unique := f.Name == ":path" || f.Name == "apns-collapse-id" || f.Name == "content-length"
+			if f.Sensitive != unique {
+				t.Errorf("request %d: %s never-indexed %v, want %v", i, f.Name, f.Sensitive, unique)
+			}
+		}
+	}
+	// :path ~ 3+48 bytes (huffman), collapse id ~ 8, content-length ~ 3, 6 one-byte references.
+	if len(blocks[1]) > 80 {
+		t.Errorf("second header block is %d bytes, want the constant headers as references", len(blocks[1]))
+	}
+}

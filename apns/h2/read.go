@@ -1,0 +1,277 @@
+package h2
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"golang.org/x/net/http2"
+)
+
+// readLoop is the connection's reader: it hands every frame to its handler until the
+// connection fails.
+func (c *Conn) readLoop() {
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.fail(connErr("read", err))
+			return
+		}
+		if !c.readSeen.Load() {
+			c.readSeen.Store(true)
+		}
+		if err := c.handle(f); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func (c *Conn) handle(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		c.onHeaders(f)
+	case *http2.DataFrame:
+		return c.onData(f)
+	case *http2.RSTStreamFrame:
+		c.onReset(f)
+	case *http2.SettingsFrame:
+		if f.IsAck() {
+			return nil
+		}
+		if err := c.onSettings(f); err != nil {
+			return err
+		}
+		c.sendCtrl(func(b []byte) []byte { return appendFrameHeader(b, 0, http2.FrameSettings, http2.FlagSettingsAck, 0) })
+	case *http2.WindowUpdateFrame:
+		return c.onWindowUpdate(f)
+	case *http2.PingFrame:
+		c.onPing(f)
+	case *http2.GoAwayFrame:
+		c.onGoAway(f)
+	case *http2.PushPromiseFrame:
+		return fmt.Errorf("server sent PUSH_PROMISE with push disabled: %w", ErrConnClosed)
+	}
+	return nil // PRIORITY and unknown frame types are ignored
+}
+
+// sendCtrl appends a control frame for the writer.
+func (c *Conn) sendCtrl(frame func([]byte) []byte) {
+	c.mu.Lock()
+	c.ctrl = frame(c.ctrl)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// onHeaders takes the response headers (or trailers) of a stream.
+func (c *Conn) onHeaders(f *http2.MetaHeadersFrame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.streams[f.StreamID]
+	if s == nil {
+		return // cancelled meanwhile
+	}
+	if s.status == 0 {
+		status, err := strconv.Atoi(f.PseudoValue("status"))
+		switch {
+		case err != nil || status < 100 || status > 999:
+			c.resetLocked(s, http2.ErrCodeProtocol, fmt.Errorf("h2: response with :status %q", f.PseudoValue("status")))
+			return
+		case status < 200:
+			return // informational (100 Continue): the final headers follow
+		}
+		s.status, s.header = status, responseHeader(f)
+	}
+	if f.StreamEnded() {
+		c.endLocked(s)
+	}
+}
+
+// responseHeader is the http.Header of a HEADERS frame's regular fields; the values share
+// one backing array.
+func responseHeader(f *http2.MetaHeadersFrame) http.Header {
+	regular := f.RegularFields()
+	h := make(http.Header, len(regular))
+	vals := make([]string, len(regular))
+	for i, hf := range regular {
+		k := canonicalName(hf.Name)
+		if old := h[k]; old != nil {
+			h[k] = append(old, hf.Value)
+			continue
+		}
+		vals[i] = hf.Value
+		h[k] = vals[i : i+1 : i+1]
+	}
+	return h
+}
+
+// endLocked completes s: the server ended its side. Unsent body bytes are withdrawn with
+// RST_STREAM (RFC 9113 §8.1: a response may come before the request is complete).
+func (c *Conn) endLocked(s *stream) {
+	if s.sent < len(s.body) {
+		c.ctrl = appendRSTStream(c.ctrl, s.id, http2.ErrCodeNo)
+		c.signal()
+	}
+	c.closeStreamLocked(s)
+	c.finishLocked(s, nil)
+}
+
+// resetLocked fails s with err and resets it with code.
+func (c *Conn) resetLocked(s *stream, code http2.ErrCode, err error) {
+	c.ctrl = appendRSTStream(c.ctrl, s.id, code)
+	c.signal()
+	c.closeStreamLocked(s)
+	c.finishLocked(s, err)
+}
+
+// onData appends a DATA frame to its stream's body and returns the bytes to both receive
+// windows before half of either is used.
+func (c *Conn) onData(f *http2.DataFrame) error {
+	n := int64(f.Length) // padding counts too
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recvAck += n; c.recvAck > defaultWindow {
+		return fmt.Errorf("h2: server overran the connection receive window: %w", ErrConnClosed)
+	}
+	if c.recvAck >= recvWindowRefresh {
+		c.ctrl = appendWindowUpdate(c.ctrl, 0, uint32(c.recvAck))
+		c.recvAck = 0
+		c.signal()
+	}
+	s := c.streams[f.StreamID]
+	if s == nil {
+		return nil // cancelled or reset meanwhile
+	}
+	if s.status == 0 || len(s.data)+len(f.Data()) > maxResponseBody || n > s.recvWin {
+		c.resetLocked(s, http2.ErrCodeProtocol, fmt.Errorf("h2: bad response DATA on stream %d", s.id))
+		return nil
+	}
+	s.data = append(s.data, f.Data()...)
+	s.recvWin -= n
+	if f.StreamEnded() {
+		c.endLocked(s)
+		return nil
+	}
+	if s.recvAck += n; s.recvAck >= recvWindowRefresh {
+		c.ctrl = appendWindowUpdate(c.ctrl, s.id, uint32(s.recvAck))
+		s.recvWin += s.recvAck
+		s.recvAck = 0
+		c.signal()
+	}
+	return nil
+}
+
+// onReset fails a stream the server reset. REFUSED_STREAM means it was not processed, so
+// Transport may send it again.
+func (c *Conn) onReset(f *http2.RSTStreamFrame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.streams[f.StreamID]
+	if s == nil {
+		return
+	}
+	var err error = fmt.Errorf("h2: stream reset by the server: %v", f.ErrCode)
+	if f.ErrCode == http2.ErrCodeRefusedStream {
+		err = unprocessedError{err}
+	}
+	c.closeStreamLocked(s)
+	c.finishLocked(s, err)
+}
+
+// onSettings applies the server's SETTINGS.
+func (c *Conn) onSettings(f *http2.SettingsFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f.ForeachSetting(func(st http2.Setting) error {
+		if err := st.Valid(); err != nil {
+			return fmt.Errorf("h2: server SETTINGS: %w", err)
+		}
+		switch st.ID {
+		case http2.SettingMaxConcurrentStreams:
+			c.maxActive = int(min(st.Val, unboundedStreams))
+			c.signal()
+		case http2.SettingInitialWindowSize:
+			c.setInitialWindowLocked(int64(st.Val))
+		case http2.SettingMaxFrameSize:
+			c.frameSize = int(st.Val)
+		case http2.SettingHeaderTableSize:
+			c.tableSize, c.newTable = min(st.Val, defaultTableSize), true
+		}
+		return nil
+	})
+}
+
+// setInitialWindowLocked changes the send window of every open stream by the difference
+// (RFC 9113 §6.9.2).
+func (c *Conn) setInitialWindowLocked(v int64) {
+	delta := v - c.peerInit
+	c.peerInit = v
+	for _, s := range c.streams {
+		s.sendWin += delta
+	}
+	if delta > 0 {
+		c.signal()
+	}
+}
+
+// onWindowUpdate grows a send window; the writer sends what it unblocked.
+func (c *Conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	incr := int64(f.Increment)
+	if f.StreamID == 0 {
+		if c.sendWin += incr; c.sendWin > maxWindow {
+			return fmt.Errorf("h2: connection send window overflow: %w", ErrConnClosed)
+		}
+	} else if s := c.streams[f.StreamID]; s != nil {
+		if s.sendWin += incr; s.sendWin > maxWindow {
+			c.resetLocked(s, http2.ErrCodeFlowControl, fmt.Errorf("h2: stream %d send window overflow", s.id))
+			return nil
+		}
+	}
+	if len(c.blocked) > 0 {
+		c.signal()
+	}
+	return nil
+}
+
+// onPing answers the server's PINGs and notes the answers to ours.
+func (c *Conn) onPing(f *http2.PingFrame) {
+	if f.IsAck() {
+		if f.Data == pingData {
+			c.pingAcked.Store(true)
+		}
+		return
+	}
+	data := f.Data
+	c.sendCtrl(func(b []byte) []byte { return appendPing(b, true, data) })
+}
+
+// onGoAway stops new streams on the connection and fails the ones the server will not
+// process; the others finish, then the connection closes.
+func (c *Conn) onGoAway(f *http2.GoAwayFrame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.goingAway = true
+	err := fmt.Errorf("GOAWAY %v from the server: %w", f.ErrCode, ErrConnClosed)
+	for id, s := range c.streams {
+		if id > f.LastStreamID {
+			c.closeStreamLocked(s)
+			c.finishLocked(s, unprocessedError{err})
+		}
+	}
+	c.failQueueLocked(err)
+	if len(c.streams) == 0 {
+		c.failLocked(err)
+	}
+}
+
+// failQueueLocked fails the requests not yet sent; Transport sends them on a new connection.
+func (c *Conn) failQueueLocked(err error) {
+	for _, s := range c.queue {
+		s.queued = false
+		c.finishLocked(s, unprocessedError{err})
+	}
+	clear(c.queue)
+	c.queue = c.queue[:0]
+}
