@@ -4,6 +4,7 @@ package apns
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,8 +15,15 @@ import (
 
 // BenchmarkSend sends in parallel through a Pool (default options: 2 connections, 1000 in
 // flight) to a simulator in a child process, and reports the CPU time of the sending side
-// (cpu-ns/op: Pool, apns2, HTTP/2, TLS) and of the simulator (sim-cpu-ns/op) per notification.
+// (cpu-ns/op: Pool, apns2, HTTP/2, TLS) and of the simulator (sim-cpu-ns/op) per notification,
+// with each HTTP/2 client.
 func BenchmarkSend(b *testing.B) {
+	for _, transport := range []string{TransportNetHTTP, TransportH2} {
+		b.Run(strings.ReplaceAll(transport, "/", "-"), func(b *testing.B) { benchmarkSend(b, transport) })
+	}
+}
+
+func benchmarkSend(b *testing.B, transport string) {
 	sim, err := apnstest.StartProcess()
 	if err != nil {
 		b.Fatal(err)
@@ -26,7 +34,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	p, err := NewPool([]Certificate{{ID: certID, Topic: certTopic, TLS: &tlsCert}},
-		Options{Host: sim.URL, RootCAs: sim.CertPool()})
+		Options{Host: sim.URL, RootCAs: sim.CertPool(), Transport: transport})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -42,13 +42,21 @@ type Options struct {
 	Connections int            // HTTP/2 connections per certificate; default 2
 	InFlight    int            // concurrent requests per certificate; default 1000
 	Timeout     time.Duration  // per request; default 10s
+	Transport   string         // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
 }
+
+// Transports of Options.Transport.
+const (
+	TransportNetHTTP = "net/http" // net/http's HTTP/2 client
+	TransportH2      = "h2"       // apns/h2: one writer per connection, coalesced writes
+)
 
 // Defaults of Options.
 const (
 	DefaultConnections = 2
 	DefaultInFlight    = 1000
 	DefaultTimeout     = 10 * time.Second
+	DefaultTransport   = TransportNetHTTP
 )
 
 func (o Options) withDefaults() Options {
@@ -61,8 +69,18 @@ func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.Transport == "" {
+		o.Transport = DefaultTransport
+	}
 	o.Host = strings.TrimSuffix(o.Host, "/")
 	return o
+}
+
+func (o Options) validate() error {
+	if o.Transport != TransportNetHTTP && o.Transport != TransportH2 {
+		return fmt.Errorf("transport %q: want %s or %s", o.Transport, TransportNetHTTP, TransportH2)
+	}
+	return nil
 }
 
 // Pool sends notifications with the certificate of their busiId. It is safe for concurrent use.
@@ -75,6 +93,9 @@ type Pool struct {
 // one provider token, which apns2 regenerates every 50 minutes.
 func NewPool(certs []Certificate, opts Options) (*Pool, error) {
 	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	p := &Pool{senders: make(map[int]*sender, len(certs))}
 	tokens := make(map[string]*token.Token)
 	for _, c := range certs {

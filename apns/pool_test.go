@@ -21,6 +21,32 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// TestPool runs the Pool tests with each HTTP/2 client.
+func TestPool(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(*testing.T, string)
+	}{
+		{"SendCertificateAuth", testSendCertificateAuth},
+		{"SendTokenAuth", testSendTokenAuth},
+		{"SendUnknownCertificate", testSendUnknownCertificate},
+		{"SendAnswers", testSendAnswers},
+		{"RefreshAuth", testRefreshAuth},
+		{"SharedToken", testSharedToken},
+		{"Connections", testConnections},
+		{"InFlightLimit", testInFlightLimit},
+		{"SendContext", testSendContext},
+		{"NewPoolErrors", testNewPoolErrors},
+	}
+	for _, transport := range []string{TransportNetHTTP, TransportH2} {
+		t.Run(transport, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, transport) })
+			}
+		})
+	}
+}
+
 const (
 	certID     = 2382 // certificate auth, as in DESIGN §6
 	tokenID    = 2516 // token auth
@@ -34,12 +60,13 @@ const (
 
 // fixture is a simulator and the credentials of one certificate-auth and one token-auth busiId.
 type fixture struct {
-	sim   *apnstest.Server
-	certs []Certificate
-	key   *ecdsa.PrivateKey
+	sim       *apnstest.Server
+	certs     []Certificate
+	key       *ecdsa.PrivateKey
+	transport string // Options.Transport of its pools
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, transport string) *fixture {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -55,16 +82,16 @@ func newFixture(t testing.TB) *fixture {
 	}
 	sim.Start()
 	t.Cleanup(func() { _ = sim.Close() })
-	return &fixture{sim: sim, key: key, certs: []Certificate{
+	return &fixture{sim: sim, key: key, transport: transport, certs: []Certificate{
 		{ID: certID, Topic: certTopic, TLS: &tlsCert},
 		{ID: tokenID, Topic: tokenTopic, AuthKey: key, KeyID: keyID, TeamID: teamID},
 	}}
 }
 
-// pool is a Pool on the fixture's simulator; opts.Host and RootCAs are filled in.
+// pool is a Pool on the fixture's simulator; opts.Host, RootCAs and Transport are filled in.
 func (f *fixture) pool(t testing.TB, opts Options) *Pool {
 	t.Helper()
-	opts.Host, opts.RootCAs = f.sim.URL(), f.sim.CertPool()
+	opts.Host, opts.RootCAs, opts.Transport = f.sim.URL(), f.sim.CertPool(), f.transport
 	p, err := NewPool(f.certs, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +106,8 @@ func note(topic string) *render.Notification {
 }
 
 // TestSendCertificateAuth sends with a client certificate and checks what the simulator got.
-func TestSendCertificateAuth(t *testing.T) {
-	f := newFixture(t)
+func testSendCertificateAuth(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	p := f.pool(t, Options{})
 	r := p.Send(context.Background(), certID, note(certTopic))
 	if r.Class != Sent || r.Status != 200 || r.ApnsID == "" || r.Err != nil || r.Duration <= 0 {
@@ -104,8 +131,8 @@ func TestSendCertificateAuth(t *testing.T) {
 }
 
 // TestSendTokenAuth sends with a JWT that the simulator verifies, and with one it rejects.
-func TestSendTokenAuth(t *testing.T) {
-	f := newFixture(t)
+func testSendTokenAuth(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	if r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic)); r.Class != Sent {
 		t.Fatalf("Send = %+v", r)
 	}
@@ -117,8 +144,8 @@ func TestSendTokenAuth(t *testing.T) {
 }
 
 // TestSendUnknownCertificate checks the answer for a busiId without a certificate.
-func TestSendUnknownCertificate(t *testing.T) {
-	f := newFixture(t)
+func testSendUnknownCertificate(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	r := f.pool(t, Options{}).Send(context.Background(), 9999, note(certTopic))
 	if r.Class != Permanent || r.Reason != ReasonUnknownCertificate || !r.UnknownCertificate() ||
 		!errors.Is(r.Err, ErrUnknownCertificate) {
@@ -130,8 +157,8 @@ func TestSendUnknownCertificate(t *testing.T) {
 }
 
 // TestSendAnswers checks the Result of each kind of APNs answer, end to end.
-func TestSendAnswers(t *testing.T) {
-	f := newFixture(t)
+func testSendAnswers(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	p := f.pool(t, Options{})
 	gone := time.UnixMilli(1700000000123)
 	cases := []struct {
@@ -178,8 +205,8 @@ func TestSendAnswers(t *testing.T) {
 }
 
 // TestRefreshAuth checks that 403 ExpiredProviderToken regenerates the JWT once.
-func TestRefreshAuth(t *testing.T) {
-	f := newFixture(t)
+func testRefreshAuth(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	p := f.pool(t, Options{})
 	tok := p.senders[tokenID].token
 	before := tok.Bearer
@@ -200,8 +227,8 @@ func TestRefreshAuth(t *testing.T) {
 }
 
 // TestSharedToken checks that certificates of one .p8 key share its provider token.
-func TestSharedToken(t *testing.T) {
-	f := newFixture(t)
+func testSharedToken(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	second := f.certs[1]
 	second.ID = 2517
 	f.certs = append(f.certs, second)
@@ -213,9 +240,9 @@ func TestSharedToken(t *testing.T) {
 
 // TestConnections checks that each certificate opens Options.Connections connections, even
 // when its first sends come all at once (no connection per waiting request).
-func TestConnections(t *testing.T) {
+func testConnections(t *testing.T, transport string) {
 	for _, conns := range []int{1, 3} {
-		f := newFixture(t)
+		f := newFixture(t, transport)
 		p := f.pool(t, Options{Connections: conns})
 		f.sim.SetLatency(20 * time.Millisecond)
 		var wg sync.WaitGroup
@@ -234,8 +261,8 @@ func TestConnections(t *testing.T) {
 }
 
 // TestInFlightLimit checks that no more than Options.InFlight requests are in progress at once.
-func TestInFlightLimit(t *testing.T) {
-	f := newFixture(t)
+func testInFlightLimit(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	const limit = 5
 	p := f.pool(t, Options{InFlight: limit})
 	f.sim.SetLatency(300 * time.Millisecond)
@@ -257,8 +284,8 @@ func TestInFlightLimit(t *testing.T) {
 
 // TestSendContext checks that Send gives up with its ctx, while waiting for APNs and while
 // waiting for an in-flight slot, and with Options.Timeout.
-func TestSendContext(t *testing.T) {
-	f := newFixture(t)
+func testSendContext(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	f.sim.SetLatency(time.Minute)
 	p := f.pool(t, Options{InFlight: 1})
 
@@ -288,8 +315,8 @@ func TestSendContext(t *testing.T) {
 }
 
 // TestNewPoolErrors checks that bad certificates are refused with their id in the error.
-func TestNewPoolErrors(t *testing.T) {
-	f := newFixture(t)
+func testNewPoolErrors(t *testing.T, transport string) {
+	f := newFixture(t, transport)
 	cert, tok := f.certs[0], f.certs[1]
 	noTopic, both, noKeyID, otherKey := cert, cert, tok, tok
 	noTopic.Topic = ""
@@ -312,5 +339,8 @@ func TestNewPoolErrors(t *testing.T) {
 		if _, err := NewPool(c.certs, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("NewPool: %v, want an error containing %q", err, c.want)
 		}
+	}
+	if _, err := NewPool(nil, Options{Transport: "http3"}); err == nil || !strings.Contains(err.Error(), `transport "http3"`) {
+		t.Errorf("NewPool with an unknown transport: %v", err)
 	}
 }

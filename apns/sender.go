@@ -15,6 +15,7 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
+	"offpush/apns/h2"
 	"offpush/render"
 )
 
@@ -32,7 +33,7 @@ const (
 // the other certificates of the same key).
 type sender struct {
 	clients    []*apns2.Client
-	transports []*http.Transport
+	transports []idleCloser
 	next       atomic.Uint32
 	sem        chan struct{}
 	token      *token.Token // nil for certificate auth
@@ -64,21 +65,36 @@ func newSender(c Certificate, tok *token.Token, o Options) *sender {
 	return s
 }
 
-// newTransport is an HTTP/2-only transport of its own (net/http's: x/net's http2.Transport
-// is deprecated in its favour). It keeps one connection, a second only if
-// APNs's concurrent-stream limit is reached. MaxConnsPerHost 1 makes a burst of first
-// requests wait for one dial instead of dialling a connection each and closing all but one:
-// APNs treats such connection churn as an attack.
-func newTransport(c Certificate, o Options) *http.Transport {
+// idleCloser is a RoundTripper whose idle connection Pool.Close closes.
+type idleCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// newTransport is the HTTP/2 client of one connection that o.Transport selects.
+func newTransport(c Certificate, o Options) idleCloser {
 	cfg := &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
 	if c.TLS != nil {
 		cfg.Certificates = []tls.Certificate{*c.TLS}
 	}
-	var h2 http.Protocols
-	h2.SetHTTP2(true)
+	if o.Transport == TransportH2 {
+		return &h2.Transport{TLSConfig: cfg, DialTimeout: dialTimeout, PingInterval: pingAfter}
+	}
+	return newNetHTTPTransport(cfg)
+}
+
+// newNetHTTPTransport is an HTTP/2-only transport of its own (net/http's: x/net's
+// http2.Transport is deprecated in its favour). It keeps one connection, a second only if
+// APNs's concurrent-stream limit is reached. MaxConnsPerHost 1 makes a burst of first
+// requests wait for one dial instead of dialling a connection each and closing all but one:
+// APNs treats such connection churn as an attack. (h2.Transport keeps exactly one connection
+// and queues requests beyond the stream limit.)
+func newNetHTTPTransport(cfg *tls.Config) *http.Transport {
+	var protos http.Protocols
+	protos.SetHTTP2(true)
 	return &http.Transport{
 		TLSClientConfig:     cfg,
-		Protocols:           &h2,
+		Protocols:           &protos,
 		HTTP2:               &http.HTTP2Config{SendPingTimeout: pingAfter},
 		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: pingAfter}).DialContext,
 		TLSHandshakeTimeout: handshakeTimeout,

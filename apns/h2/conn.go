@@ -20,22 +20,22 @@ import (
 // Protocol parameters.
 const (
 	clientPreface     = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-	defaultWindow     = 65535                // RFC 9113 initial flow-control window
-	defaultFrameSize  = 16384                // RFC 9113 initial SETTINGS_MAX_FRAME_SIZE
-	defaultTableSize  = 4096                 // RFC 7541 initial SETTINGS_HEADER_TABLE_SIZE
-	maxHeaderList     = 64 << 10             // our SETTINGS_MAX_HEADER_LIST_SIZE
-	maxStreamID       = 1<<31 - 1            // stream ids are 31 bits
-	maxWindow         = 1<<31 - 1            // largest flow-control window
-	writeTimeout      = 15 * time.Second     // a write that takes longer fails the connection
-	settingsTimeout   = 10 * time.Second     // wait for the server's first SETTINGS
-	defaultPing       = 15 * time.Second     // Transport.PingInterval default
-	defaultDial       = 20 * time.Second     // Transport.DialTimeout default
-	readBufferSize    = 32 << 10             // bufio reader over the TLS connection
-	unboundedStreams  = 1 << 31              // SETTINGS_MAX_CONCURRENT_STREAMS before the server says
-	recvWindowRefresh = defaultWindow / 2    // return received bytes once this many are pending
-	maxBatch          = 256 << 10            // bytes of frames built before a write
-	errCodeNoError    = http2.ErrCodeNo      // GOAWAY on Close
-	errCodeCancel     = http2.ErrCodeCancel  // RST_STREAM of a cancelled request
+	defaultWindow     = 65535               // RFC 9113 initial flow-control window
+	defaultFrameSize  = 16384               // RFC 9113 initial SETTINGS_MAX_FRAME_SIZE
+	defaultTableSize  = 4096                // RFC 7541 initial SETTINGS_HEADER_TABLE_SIZE
+	maxHeaderList     = 64 << 10            // our SETTINGS_MAX_HEADER_LIST_SIZE
+	maxStreamID       = 1<<31 - 1           // stream ids are 31 bits
+	maxWindow         = 1<<31 - 1           // largest flow-control window
+	writeTimeout      = 15 * time.Second    // a write that takes longer fails the connection
+	settingsTimeout   = 10 * time.Second    // wait for the server's first SETTINGS
+	defaultPing       = 15 * time.Second    // Transport.PingInterval default
+	defaultDial       = 20 * time.Second    // Transport.DialTimeout default
+	readBufferSize    = 32 << 10            // bufio reader over the TLS connection
+	unboundedStreams  = 1 << 31             // SETTINGS_MAX_CONCURRENT_STREAMS before the server says
+	recvWindowRefresh = defaultWindow / 2   // return received bytes once this many are pending
+	maxBatch          = 256 << 10           // bytes of frames built before a write
+	errCodeNoError    = http2.ErrCodeNo     // GOAWAY on Close
+	errCodeCancel     = http2.ErrCodeCancel // RST_STREAM of a cancelled request
 	errCodeProtocol   = http2.ErrCodeProtocol
 )
 
