@@ -169,10 +169,13 @@ func (c *Conn) handshake(ctx context.Context) error {
 	return nil
 }
 
-// ourSettings is the SETTINGS frame we open with: no server push, the default windows.
+// ourSettings is the SETTINGS frame we open with: no server push, the default windows, and
+// no dynamic table for response headers: APNs answers carry a unique apns-id that would only
+// churn it.
 func ourSettings() []byte {
-	b := appendFrameHeader(nil, 12, http2.FrameSettings, 0, 0)
+	b := appendFrameHeader(nil, 18, http2.FrameSettings, 0, 0)
 	b = appendSetting(b, http2.SettingEnablePush, 0)
+	b = appendSetting(b, http2.SettingHeaderTableSize, 0)
 	return appendSetting(b, http2.SettingMaxHeaderListSize, maxHeaderList)
 }
 

@@ -3,6 +3,7 @@ package h2
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -40,6 +41,7 @@ func (c *Conn) writeLoop(ping time.Duration) {
 				return
 			}
 		case <-c.wake:
+			runtime.Gosched() // let the goroutines that are ready queue their requests too
 		}
 		if err := c.flush(); err != nil {
 			c.fail(connErr("write", err))

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"offpush/apns"
 )
 
 // Profiles of --profile.
@@ -37,6 +39,7 @@ type config struct {
 	profile                  string
 	jsonOut, cpuProfile      string
 	senders, connections     int
+	transport                string
 	eventWorkers, partitions int
 	baselinePushes           int
 	baselineConcurrency      int
@@ -86,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker's window to `FILE`")
 	fs.IntVar(&c.senders, "senders", 0, "pipeline sender goroutines (0 = pipeline default)")
 	fs.IntVar(&c.connections, "connections", 0, "HTTP/2 connections per certificate (0 = apns default)")
+	fs.StringVar(&c.transport, "transport", "", "HTTP/2 client of the worker: net/http or h2 (\"\" = apns default)")
 	fs.IntVar(&c.eventWorkers, "event-workers", 0, "events processed at once (0 = pipeline default)")
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the events topic")
 	fs.IntVar(&c.baselinePushes, "baseline-pushes", 0, "pushes of the plain apns2 baseline loop (0 = as many as the worker sent, at least 20000)")
@@ -142,6 +146,8 @@ func (c *config) validate() error {
 		return errors.New("--baseline-pushes, --baseline-goroutines: want ≥ 0 and ≥ 1")
 	case c.partitions < 1:
 		return errors.New("--partitions: want at least 1")
+	case c.transport != "" && c.transport != apns.TransportNetHTTP && c.transport != apns.TransportH2:
+		return fmt.Errorf("--transport: want %s or %s", apns.TransportNetHTTP, apns.TransportH2)
 	}
 	return nil
 }
@@ -164,6 +170,14 @@ func (c *config) foregroundShare() float64 {
 		return 1
 	}
 	return c.foreground
+}
+
+// transportName is the worker's HTTP/2 client, as --transport or the apns default.
+func (c *config) transportName() string {
+	if c.transport == "" {
+		return apns.DefaultTransport
+	}
+	return c.transport
 }
 
 // brokerList is --brokers split; nil means kfake.

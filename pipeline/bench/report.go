@@ -75,6 +75,7 @@ type Params struct {
 	Rate               float64 `json:"rate"`
 	Senders            int     `json:"senders"`
 	Connections        int     `json:"connections"`
+	Transport          string  `json:"transport"` // the worker's HTTP/2 client (apns.Options.Transport)
 	EventWorkers       int     `json:"event_workers"`
 	Partitions         int     `json:"partitions"`
 	BaselineGoroutines int     `json:"baseline_goroutines"`
@@ -90,7 +91,7 @@ func newResult(c *config, w *workload) *Result {
 			Profile: c.profile, Events: c.events, Users: c.users, DevicesPerUser: c.devices,
 			GroupShare: c.groupShare, GroupMin: c.groupMin, GroupMax: c.groupMax,
 			Foreground: c.foregroundShare(), PayloadBytes: c.payloadBytes, Rate: c.rate,
-			Senders: c.senders, Connections: c.connections, EventWorkers: c.eventWorkers,
+			Senders: c.senders, Connections: c.connections, Transport: c.transportName(), EventWorkers: c.eventWorkers,
 			Partitions: c.partitions, BaselineGoroutines: c.baselineConcurrency,
 			Kafka: "kfake (child process)", Redis: "redis-server (child process)",
 			Seed: w.Seed, CPUProfile: c.cpuProfile != "",

@@ -42,7 +42,7 @@ func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
 	}
 	reader := sdkmetric.NewManualReader()
 	pool, err := apns.NewPool([]apns.Certificate{{ID: busiID, Topic: topic, TLS: &e.cert}},
-		apns.Options{Host: e.simURL, RootCAs: e.simCA, Connections: e.cfg.connections})
+		apns.Options{Host: e.simURL, RootCAs: e.simCA, Connections: e.cfg.connections, Transport: e.cfg.transport})
 	if err != nil {
 		return window{}, err
 	}
