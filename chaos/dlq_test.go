@@ -11,7 +11,7 @@ import (
 // delivered exactly once.
 func TestRetryBudgetDLQReplay(t *testing.T) {
 	long(t)
-	h := New(t, Options{Workload: workload(), MaxAttempts: 3, MaxElapsed: 2 * time.Second})
+	h := New(t, Options{Workload: workload(), MaxAttempts: 3, MaxElapsed: 2 * time.Second, ExpectRetryExhaustion: true})
 	h.Stream()
 	h.StartWorker()
 	h.WaitDelivered(0.3)

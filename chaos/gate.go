@@ -53,7 +53,7 @@ func (g *gate) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if g.track(c) {
-			return c, nil
+			return gateConn{c, g}, nil
 		}
 	}
 }
@@ -80,6 +80,20 @@ func (g *gate) track(c net.Conn) bool {
 	}
 	g.conns[c] = struct{}{}
 	return true
+}
+
+// gateConn is an accepted connection that leaves the gate's set when closed.
+type gateConn struct {
+	net.Conn
+	g *gate
+}
+
+// Close closes the connection and forgets it.
+func (c gateConn) Close() error {
+	c.g.mu.Lock()
+	delete(c.g.conns, c.Conn)
+	c.g.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // Down refuses new connections and resets the open ones until Up.

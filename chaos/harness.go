@@ -31,6 +31,10 @@ type Options struct {
 	// other faults set it so that the known rebalance repeat (TestRebalanceRepeats, see
 	// README.md) does not hide what they test; the ledger still counts these repeats.
 	AllowRebalanceRepeats bool
+	// ExpectRetryExhaustion lets pushes end in the DLQ beyond the workload's unknown
+	// certificates (the scenario spends the retry budget on purpose); otherwise every other
+	// dead letter is a problem: the retry budget should have outlasted the fault.
+	ExpectRetryExhaustion bool
 }
 
 func (o *Options) setDefaults() {

@@ -54,6 +54,7 @@ type ledgerInput struct {
 	inFlight              map[Pair]string
 	rebalances            []time.Time // when the group's membership changed
 	allowRebalanceRepeats bool
+	allowExtraDLQ         bool // pushes may end in the DLQ besides the workload's
 	metrics               Metrics
 	metricsOK             bool // the metrics hold every count of the run
 	wiped                 bool // Redis came back empty during the run
@@ -86,6 +87,9 @@ func draw(name string, in ledgerInput) Ledger {
 		} else {
 			missing = append(missing, p)
 		}
+	}
+	if extra := l.DLQ + l.Replayed - len(in.w.DLQ); extra > 0 && !in.allowExtraDLQ {
+		l.Problems = append(l.Problems, fmt.Sprintf("%d pushes dead-lettered besides the %d unknown certificates", extra, len(in.w.DLQ)))
 	}
 	if in.wiped {
 		missing = l.explainWipe(in, seen, missing)

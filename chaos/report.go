@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"github.com/segmentio/kafka-go"
 	"io"
 	"maps"
 	"slices"
@@ -25,9 +26,10 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 	h.mu.Lock()
 	in := ledgerInput{w: h.Workload, deliveries: deliveries, deadLetter: h.DeadLetters(),
 		inFlight: maps.Clone(h.inFlight), rebalances: slices.Clone(h.rebalances),
-		allowRebalanceRepeats: h.opts.AllowRebalanceRepeats, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
+		allowRebalanceRepeats: h.opts.AllowRebalanceRepeats, allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
 	h.mu.Unlock()
 	l := draw(name, in)
+	h.logf("dead letters by reason: %v", dlqReasons(in.deadLetter))
 	h.logf("ledger:\n%s\n%s", TableHeader, l.Row())
 	h.logf("repeats: %d, of pairs in flight at a kill or fault (%d pairs were): %d, at a rebalance: %d",
 		l.Duplicates, l.InFlight, l.Duplicates-l.AtRebalance, l.AtRebalance)
@@ -82,4 +84,21 @@ func PrintTable(w io.Writer) {
 	for _, l := range rows {
 		fmt.Fprintln(w, l.Row())
 	}
+}
+
+// dlqReasons counts dead letters by offpush-reason, with the first error text of each.
+func dlqReasons(msgs []kafka.Message) map[string]string {
+	n := map[string]int{}
+	first := map[string]string{}
+	for _, m := range msgs {
+		r := headerValue(m, "offpush-reason")
+		if n[r]++; n[r] == 1 {
+			first[r] = headerValue(m, "offpush-error")
+		}
+	}
+	out := map[string]string{}
+	for r, c := range n {
+		out[r] = fmt.Sprintf("%d (e.g. %q)", c, first[r])
+	}
+	return out
 }
