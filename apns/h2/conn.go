@@ -78,8 +78,8 @@ type Conn struct {
 	recvAck   int64 // connection-level received bytes not yet returned
 
 	// Writer goroutine only.
-	enc   *hpack.Encoder
-	hbuf  headerBuf
+	enc   *encoder
+	hbuf  []byte
 	wbuf  []byte
 	batch []op
 
@@ -132,7 +132,7 @@ func newConn(tc *tls.Conn, authority string) *Conn {
 		sendWin: defaultWindow, peerInit: defaultWindow, frameSize: defaultFrameSize,
 		tableSize: defaultTableSize}
 	c.pingAcked.Store(true)
-	c.enc = hpack.NewEncoder(&c.hbuf)
+	c.enc = newEncoder(defaultTableSize)
 	c.fr = http2.NewFramer(nil, bufio.NewReaderSize(tc, readBufferSize))
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(defaultTableSize, nil)
 	c.fr.MaxHeaderListSize = maxHeaderList

@@ -16,20 +16,29 @@ import (
 // object.
 const maxResponseBody = 1 << 20
 
-// indexed are the request headers that are the same for every push of a connection (or change
-// hourly, like the provider token) and so go into the HPACK dynamic table. Every other header
-// (:path with its device token, apns-id, apns-collapse-id, apns-expiration, content-length) is
-// sent never-indexed, so that a push's unique values do not evict the constant ones.
-var indexed = map[string]bool{
-	":method": true, ":scheme": true, ":authority": true, "content-type": true,
-	"apns-push-type": true, "apns-priority": true, "apns-topic": true, "authorization": true,
-	"user-agent": true, "accept-encoding": true,
+// indexed reports whether a request header is the same for every push of a connection (or
+// changes hourly, like the provider token) and so goes into the HPACK dynamic table. Every
+// other header (:path with its device token, apns-id, apns-collapse-id, apns-expiration,
+// content-length) is sent never-indexed, so that a push's unique values do not evict the
+// constant ones.
+func indexed(name string) bool {
+	switch name {
+	case ":method", ":scheme", ":authority", "content-type", "apns-push-type", "apns-priority",
+		"apns-topic", "authorization", "user-agent", "accept-encoding":
+		return true
+	}
+	return false
 }
 
-// hopByHop are the HTTP/1 connection headers that HTTP/2 forbids (RFC 9113 §8.2.2).
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
-	"Upgrade": true, "Host": true, "Content-Length": true, "Te": true,
+// hopByHop reports whether a canonical header key is an HTTP/1 connection header that HTTP/2
+// forbids (RFC 9113 §8.2.2) or one this package sets itself.
+func hopByHop(key string) bool {
+	switch key {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Host",
+		"Content-Length", "Te":
+		return true
+	}
+	return false
 }
 
 // stream is one request and, once answered, its response. The fields after the request part
@@ -73,12 +82,12 @@ func newStream(req *http.Request, authority string) (*stream, error) {
 		hpack.HeaderField{Name: ":path", Value: req.URL.RequestURI(), Sensitive: true},
 	)
 	for k, vv := range req.Header {
-		if hopByHop[k] {
+		if hopByHop(k) {
 			continue
 		}
 		name := lowerName(k)
 		for _, v := range vv {
-			f = append(f, hpack.HeaderField{Name: name, Value: v, Sensitive: !indexed[name]})
+			f = append(f, hpack.HeaderField{Name: name, Value: v, Sensitive: !indexed(name)})
 		}
 	}
 	if len(body) > 0 {
@@ -163,7 +172,7 @@ func canonicalName(name string) string {
 // response is the http.Response of a finished stream.
 func (s *stream) response(req *http.Request) *http.Response {
 	resp := &http.Response{
-		Status:        strconv.Itoa(s.status) + " " + http.StatusText(s.status),
+		Status:        statusLine(s.status),
 		StatusCode:    s.status,
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
@@ -176,6 +185,22 @@ func (s *stream) response(req *http.Request) *http.Response {
 		resp.Body = &body{b: s.data}
 	}
 	return resp
+}
+
+// statusLines are the http.Response.Status of APNs's answers, made once.
+var statusLines = func() map[int]string {
+	m := map[int]string{}
+	for _, code := range []int{200, 400, 403, 404, 405, 410, 413, 429, 500, 503} {
+		m[code] = strconv.Itoa(code) + " " + http.StatusText(code)
+	}
+	return m
+}()
+
+func statusLine(code int) string {
+	if s, ok := statusLines[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // body is a response body buffered in memory.

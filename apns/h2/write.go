@@ -17,14 +17,6 @@ type op struct {
 	off, n  int
 }
 
-// headerBuf is the hpack encoder's output.
-type headerBuf struct{ b []byte }
-
-func (h *headerBuf) Write(p []byte) (int, error) {
-	h.b = append(h.b, p...)
-	return len(p), nil
-}
-
 // writeLoop is the connection's writer: on each wake-up it writes everything that is ready,
 // many requests per TLS write, until nothing is left; every ping interval it checks the
 // connection is alive.
@@ -76,7 +68,7 @@ func (c *Conn) fill() {
 	c.wbuf = append(c.wbuf, c.ctrl...)
 	c.ctrl = c.ctrl[:0]
 	if c.newTable {
-		c.enc.SetMaxDynamicTableSizeLimit(c.tableSize)
+		c.enc.setMaxSize(c.tableSize)
 		c.newTable = false
 	}
 	batch := c.unblockLocked(c.batch[:0])
@@ -171,11 +163,8 @@ func (c *Conn) writeOp(o *op, frameSize int) {
 // writeHeaders encodes s's header fields and appends them as HEADERS and CONTINUATION
 // frames.
 func (c *Conn) writeHeaders(s *stream, endStream bool, frameSize int) {
-	c.hbuf.b = c.hbuf.b[:0]
-	for _, f := range s.fields {
-		_ = c.enc.WriteField(f) // writes to memory: no error
-	}
-	block := c.hbuf.b
+	c.hbuf = c.enc.appendBlock(c.hbuf[:0], s.fields)
+	block := c.hbuf
 	typ, flags := http2.FrameHeaders, http2.Flags(0)
 	if endStream {
 		flags = http2.FlagHeadersEndStream
