@@ -84,16 +84,18 @@ type Conn struct {
 	batch []op
 
 	// Reader goroutine only.
-	fr *http2.Framer
+	fr  *http2.Framer
+	dec *hpack.Decoder
+	hdr headerBlock
 }
 
 // Dial connects to addr (host:port) over TLS with ALPN "h2" and exchanges SETTINGS. The
 // connection pings the server after 15s without a frame and fails if no answer comes.
 func Dial(ctx context.Context, addr string, tlsConfig *tls.Config) (*Conn, error) {
-	return dial(ctx, addr, tlsConfig, defaultPing)
+	return dial(ctx, addr, tlsConfig, defaultPing, 0)
 }
 
-func dial(ctx context.Context, addr string, tlsConfig *tls.Config, ping time.Duration) (*Conn, error) {
+func dial(ctx context.Context, addr string, tlsConfig *tls.Config, ping time.Duration, maxID uint32) (*Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("h2: address %q: %w", addr, err)
@@ -117,6 +119,9 @@ func dial(ctx context.Context, addr string, tlsConfig *tls.Config, ping time.Dur
 		return nil, fmt.Errorf("h2: %s negotiated ALPN %q, want h2", addr, p)
 	}
 	c := newConn(tc, host)
+	if maxID > 0 {
+		c.maxID = maxID
+	}
 	if err := c.handshake(ctx); err != nil {
 		tc.Close()
 		return nil, fmt.Errorf("h2: %s: %w", addr, err)
@@ -134,9 +139,9 @@ func newConn(tc *tls.Conn, authority string) *Conn {
 	c.pingAcked.Store(true)
 	c.enc = newEncoder(defaultTableSize)
 	c.fr = http2.NewFramer(nil, bufio.NewReaderSize(tc, readBufferSize))
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(defaultTableSize, nil)
-	c.fr.MaxHeaderListSize = maxHeaderList
 	c.fr.SetReuseFrames()
+	c.dec = hpack.NewDecoder(defaultTableSize, c.hdr.add)
+	c.dec.SetMaxStringLength(maxHeaderList)
 	return c
 }
 

@@ -363,3 +363,42 @@ func TestEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeResponseHeaders checks response headers that span CONTINUATION frames, and that
+// headers beyond the limit fail their request only.
+func TestLargeResponseHeaders(t *testing.T) {
+	big := strings.Repeat("a", 40<<10) // beyond one 16 KB frame
+	h := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", big)
+		if r.URL.Path == "/huge" { // 120 KB in all
+			w.Header().Set("X-Big-2", big)
+			w.Header().Set("X-Big-3", big)
+		}
+	}
+	srv, tr, conns := server(t, h, func(s *http.Server) { s.MaxHeaderBytes = 1 << 20 })
+	resp, _, err := post(context.Background(), tr, srv, "/", "")
+	if err != nil || resp.Header.Get("X-Big") != big {
+		t.Fatalf("%v, X-Big of %d bytes, want %d", err, len(resp.Header.Get("X-Big")), len(big))
+	}
+	if _, _, err := post(context.Background(), tr, srv, "/huge", ""); err == nil {
+		t.Error("headers beyond the limit: no error")
+	}
+	if resp, _, err := post(context.Background(), tr, srv, "/", ""); err != nil || resp.StatusCode != 200 || conns.Load() != 1 {
+		t.Errorf("after headers beyond the limit: %v, %d connections, want 1", err, conns.Load())
+	}
+}
+
+// TestStreamIDsExhausted checks that a connection whose stream ids run out is replaced
+// without failing requests.
+func TestStreamIDsExhausted(t *testing.T) {
+	srv, tr, conns := server(t, echo, nil)
+	tr.maxID = 7 // streams 1, 3, 5, 7 per connection
+	for i := range 10 {
+		if resp, b, err := post(context.Background(), tr, srv, "/", fmt.Sprint(i)); err != nil || string(b) != fmt.Sprint(i) {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+	}
+	if c := conns.Load(); c != 3 {
+		t.Errorf("%d connections, want 3", c)
+	}
+}

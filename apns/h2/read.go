@@ -1,11 +1,13 @@
 package h2
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // readLoop is the connection's reader: it hands every frame to its handler until the
@@ -29,8 +31,11 @@ func (c *Conn) readLoop() {
 
 func (c *Conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		c.onHeaders(f)
+	case *http2.HeadersFrame:
+		c.hdr.start(f.StreamID, f.StreamEnded())
+		return c.onHeaderFragment(f.HeaderBlockFragment(), f.HeadersEnded())
+	case *http2.ContinuationFrame:
+		return c.onHeaderFragment(f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.DataFrame:
 		return c.onData(f)
 	case *http2.RSTStreamFrame:
@@ -63,37 +68,93 @@ func (c *Conn) sendCtrl(frame func([]byte) []byte) {
 	c.signal()
 }
 
+// headerBlock collects the fields of the header block being read (HEADERS and its
+// CONTINUATIONs).
+type headerBlock struct {
+	id      uint32
+	ended   bool // the HEADERS frame had END_STREAM
+	fields  []hpack.HeaderField
+	size    int
+	tooLong bool // beyond maxHeaderList: the stream is reset
+}
+
+func (h *headerBlock) start(id uint32, ended bool) {
+	clear(h.fields)
+	*h = headerBlock{id: id, ended: ended, fields: h.fields[:0]}
+}
+
+// add is the hpack decoder's emit function.
+func (h *headerBlock) add(f hpack.HeaderField) {
+	if h.size += int(f.Size()); h.size > maxHeaderList {
+		h.tooLong = true
+		return
+	}
+	h.fields = append(h.fields, f)
+}
+
+// onHeaderFragment decodes a HEADERS or CONTINUATION fragment; a decoding error breaks the
+// connection's HPACK state, so it fails the connection (RFC 9113 §4.3).
+func (c *Conn) onHeaderFragment(frag []byte, end bool) error {
+	if _, err := c.dec.Write(frag); err != nil {
+		return fmt.Errorf("h2: decode response headers: %w: %w", ErrConnClosed, err)
+	}
+	if !end {
+		return nil
+	}
+	if err := c.dec.Close(); err != nil {
+		return fmt.Errorf("h2: decode response headers: %w: %w", ErrConnClosed, err)
+	}
+	c.onHeaders(&c.hdr)
+	return nil
+}
+
 // onHeaders takes the response headers (or trailers) of a stream.
-func (c *Conn) onHeaders(f *http2.MetaHeadersFrame) {
+func (c *Conn) onHeaders(h *headerBlock) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.streams[f.StreamID]
+	s := c.streams[h.id]
 	if s == nil {
 		return // cancelled meanwhile
 	}
+	if h.tooLong {
+		c.abortLocked(s, h.ended, errors.New("h2: response headers too long"))
+		return
+	}
 	if s.status == 0 {
-		status, err := strconv.Atoi(f.PseudoValue("status"))
+		v := pseudo(h.fields, ":status")
+		status, err := strconv.Atoi(v)
 		switch {
 		case err != nil || status < 100 || status > 999:
-			c.resetLocked(s, http2.ErrCodeProtocol, fmt.Errorf("h2: response with :status %q", f.PseudoValue("status")))
+			c.abortLocked(s, h.ended, fmt.Errorf("h2: response with :status %q", v))
 			return
 		case status < 200:
 			return // informational (100 Continue): the final headers follow
 		}
-		s.status, s.header = status, responseHeader(f)
+		s.status, s.header = status, responseHeader(h.fields)
 	}
-	if f.StreamEnded() {
+	if h.ended {
 		c.endLocked(s)
 	}
 }
 
-// responseHeader is the http.Header of a HEADERS frame's regular fields; the values share
+func pseudo(fields []hpack.HeaderField, name string) string {
+	for _, f := range fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// responseHeader is the http.Header of a header block's regular fields; the values share
 // one backing array.
-func responseHeader(f *http2.MetaHeadersFrame) http.Header {
-	regular := f.RegularFields()
-	h := make(http.Header, len(regular))
-	vals := make([]string, len(regular))
-	for i, hf := range regular {
+func responseHeader(fields []hpack.HeaderField) http.Header {
+	h := make(http.Header, len(fields))
+	vals := make([]string, len(fields))
+	for i, hf := range fields {
+		if hf.IsPseudo() {
+			continue
+		}
 		k := canonicalName(hf.Name)
 		if old := h[k]; old != nil {
 			h[k] = append(old, hf.Value)
@@ -114,6 +175,16 @@ func (c *Conn) endLocked(s *stream) {
 	}
 	c.closeStreamLocked(s)
 	c.finishLocked(s, nil)
+}
+
+// abortLocked fails s with err, resetting it unless the server has closed it already.
+func (c *Conn) abortLocked(s *stream, closed bool, err error) {
+	if closed {
+		c.closeStreamLocked(s)
+		c.finishLocked(s, err)
+		return
+	}
+	c.resetLocked(s, http2.ErrCodeProtocol, err)
 }
 
 // resetLocked fails s with err and resets it with code.

@@ -31,6 +31,7 @@ type Transport struct {
 	DialTimeout  time.Duration // TCP and TLS handshake and SETTINGS; default 20s
 	PingInterval time.Duration // ping after this long without a frame, fail if unanswered; default 15s
 
+	maxID   uint32 // tests: last stream id of a connection; 0 → 2^31-1
 	cur     atomic.Pointer[Conn]
 	mu      sync.Mutex
 	dialing *dialCall
@@ -119,7 +120,7 @@ func (t *Transport) dial(d *dialCall, addr string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	d.conn, d.err = dial(ctx, addr, t.TLSConfig, ping)
+	d.conn, d.err = dial(ctx, addr, t.TLSConfig, ping, t.maxID)
 	t.mu.Lock()
 	if d.err == nil {
 		t.cur.Store(d.conn)
