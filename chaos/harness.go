@@ -83,7 +83,6 @@ type Harness struct {
 	inFlight   map[Pair]string // pushes pending at a kill, a stop or a fault → when
 	rebalances []time.Time     // when a worker joined or left the group
 	streamed   chan struct{}   // closed once every event is in Kafka
-	replayed   int             // dead letters re-published by Replay
 	metricsOK  bool            // every worker's last scrape saw all its counts (none stopped)
 }
 

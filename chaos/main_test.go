@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"fmt"
 	"os"
 	"testing"
 )
@@ -21,7 +20,7 @@ func TestMain(m *testing.M) {
 func long(t *testing.T) {
 	t.Helper()
 	if os.Getenv(chaosEnv) != "1" {
-		t.Skip(fmt.Sprintf("long fault scenario: run `make chaos` (or set %s=1) to include it", chaosEnv))
+		t.Skipf("long fault scenario: run `make chaos` (or set %s=1) to include it", chaosEnv)
 	}
 	if testing.Short() {
 		t.Skip("long fault scenario skipped with -short")

@@ -25,6 +25,7 @@ func (h *Harness) secrets() []secret {
 	block, _ := pem.Decode(raw)
 	if block == nil {
 		h.t.Fatalf("%s: no PEM block", h.creds.p8File)
+		return nil
 	}
 	body := strings.TrimSpace(string(raw))
 	lines := strings.Split(body, "\n")
