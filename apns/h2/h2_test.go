@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sideshow/apns2"
+	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"offpush/apns/apnstest"
@@ -400,5 +401,182 @@ func TestStreamIDsExhausted(t *testing.T) {
 	}
 	if c := conns.Load(); c != 3 {
 		t.Errorf("%d connections, want 3", c)
+	}
+}
+
+// TestPingTimeout checks that a connection whose server stops answering fails its requests
+// after about two ping intervals, and that a new connection replaces it.
+func TestPingTimeout(t *testing.T) {
+	h := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done()
+		}
+	}
+	srv, tr, conns := server(t, h, nil)
+	p := newProxy(t, srv.Listener.Addr().String())
+	tr.Addr, tr.PingInterval = p.addr, 50*time.Millisecond
+	if _, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // idle, answered pings keep the connection
+	p.frozen.Store(true)                // from now on nothing reaches the client
+	start := time.Now()
+	if _, _, err := post(context.Background(), tr, srv, "/slow", "x"); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("request on a silent connection: %v, want ErrConnClosed", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("failed after %v", d)
+	}
+	p.frozen.Store(false)
+	if _, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || conns.Load() != 2 {
+		t.Fatalf("after the silent connection: %v, %d connections, want 2", err, conns.Load())
+	}
+}
+
+// proxy forwards TCP connections to a server; while frozen it drops what the server sends.
+type proxy struct {
+	addr   string
+	frozen atomic.Bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &proxy{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go func() { p.copyBack(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) copyBack(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// rawServer is an HTTP/2 server scripted frame by frame: serve gets the n-th connection's
+// framer (after the preface and the SETTINGS exchange) and each frame the client sends.
+type rawServer struct {
+	addr  string
+	conns atomic.Int64
+}
+
+func newRawServer(t *testing.T, serve func(conn int, fr *http2.Framer, f http2.Frame)) (*rawServer, *Transport) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil) // for its certificate only
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	cfg := ts.Client().Transport.(*http.Transport).TLSClientConfig
+	srvCfg := ts.TLS.Clone()
+	ts.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srvCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	s := &rawServer{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serveConn(c, int(s.conns.Add(1)), serve)
+		}
+	}()
+	tr := &Transport{Addr: s.addr, TLSConfig: cfg}
+	t.Cleanup(func() { _ = tr.Close() })
+	return s, tr
+}
+
+func (s *rawServer) serveConn(c net.Conn, n int, serve func(int, *http2.Framer, http2.Frame)) {
+	defer c.Close()
+	preface := make([]byte, len(clientPreface))
+	if _, err := io.ReadFull(c, preface); err != nil {
+		return
+	}
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100}) != nil {
+		return
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			_ = fr.WriteSettingsAck()
+			continue
+		}
+		serve(n, fr, f)
+	}
+}
+
+// respond answers a stream with 200 and its id in X-Stream.
+func respond(fr *http2.Framer, id uint32) {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	_ = enc.WriteField(hpack.HeaderField{Name: "x-stream", Value: fmt.Sprint(id)})
+	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b.Bytes(), EndHeaders: true, EndStream: true})
+}
+
+// TestGoAwayUnprocessed checks that requests above a GOAWAY's last stream id and refused
+// streams are sent again, transparently, and that a connection that refused a stream stays
+// in use.
+func TestGoAwayUnprocessed(t *testing.T) {
+	serve := func(conn int, fr *http2.Framer, f http2.Frame) {
+		d, ok := f.(*http2.DataFrame)
+		if !ok || !d.StreamEnded() {
+			return
+		}
+		switch id := d.StreamID; {
+		case conn == 1 && id == 1:
+			respond(fr, id)
+		case conn == 1: // streams 3 and later were not processed
+			_ = fr.WriteGoAway(1, http2.ErrCodeNo, nil)
+		case conn == 2 && id == 1:
+			_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+		default:
+			respond(fr, id)
+		}
+	}
+	srv, tr := newRawServer(t, serve)
+	client := &http.Client{Transport: tr}
+	wantStreams := []string{"1", "3", "5"} // conn 1 stream 1; conn 2 stream 3 after the refused 1; then 5
+	for i, want := range wantStreams {
+		resp, err := client.Post("https://"+srv.addr+"/", "text/plain", strings.NewReader("x"))
+		if err != nil || resp.StatusCode != 200 || resp.Header.Get("X-Stream") != want {
+			t.Fatalf("request %d: %v %v, want 200 on stream %s", i, resp, err, want)
+		}
+	}
+	if c := srv.conns.Load(); c != 2 {
+		t.Errorf("%d connections, want 2", c)
 	}
 }

@@ -64,7 +64,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil || !errors.As(err, &unprocessed) || attempt == maxAttempts {
 			return resp, err
 		}
-		t.drop(c)
+		if !c.usable() {
+			t.drop(c) // GOAWAY or lost; REFUSED_STREAM leaves the connection in use
+		}
 		s.reset()
 	}
 }

@@ -122,7 +122,11 @@ func (c *Conn) openLocked(batch []op) []op {
 	clear(c.queue[rest:])
 	c.queue = c.queue[:rest]
 	if c.goingAway {
-		c.failQueueLocked(fmt.Errorf("stream ids exhausted: %w", ErrConnClosed))
+		err := fmt.Errorf("stream ids exhausted: %w", ErrConnClosed)
+		c.failQueueLocked(err)
+		if len(c.streams) == 0 {
+			c.failLocked(err)
+		}
 	}
 	return batch
 }
