@@ -419,7 +419,7 @@ func TestPingTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // idle, answered pings keep the connection
-	p.frozen.Store(true)                // from now on nothing reaches the client
+	p.frozen.Store(true)               // from now on nothing reaches the client
 	start := time.Now()
 	if _, _, err := post(context.Background(), tr, srv, "/slow", "x"); !errors.Is(err, ErrConnClosed) {
 		t.Fatalf("request on a silent connection: %v, want ErrConnClosed", err)
