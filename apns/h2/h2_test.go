@@ -307,9 +307,8 @@ func TestHeaderIndexing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.id = 1
 		c.wbuf = c.wbuf[:0]
-		c.writeHeaders(s, false, defaultFrameSize)
+		c.writeHeaders(1, s.fields, false, defaultFrameSize)
 		blocks = append(blocks, append([]byte(nil), c.wbuf[9:]...))
 	}
 	dec := hpack.NewDecoder(defaultTableSize, nil)

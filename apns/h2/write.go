@@ -7,12 +7,16 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // op is one stream's share of a write: its HEADERS (when it is being opened) and the body
-// bytes [off, off+n) that the send windows allowed.
+// bytes [off, off+n) that the send windows allowed. It is built under Conn.mu and written
+// without it, so it copies the stream id: a failed request may be reset for another attempt
+// meanwhile (its fields and body do not change).
 type op struct {
 	s       *stream
+	id      uint32
 	headers bool
 	off, n  int
 }
@@ -138,7 +142,7 @@ func (c *Conn) reserveLocked(s *stream) op {
 	if n < 0 {
 		n = 0
 	}
-	o := op{s: s, off: s.sent, n: int(n)}
+	o := op{s: s, id: s.id, off: s.sent, n: int(n)}
 	s.sent += int(n)
 	s.sendWin -= n
 	c.sendWin -= n
@@ -150,7 +154,7 @@ func (c *Conn) writeOp(o *op, frameSize int) {
 	s := o.s
 	last := o.off+o.n == len(s.body)
 	if o.headers {
-		c.writeHeaders(s, len(s.body) == 0, frameSize)
+		c.writeHeaders(o.id, s.fields, len(s.body) == 0, frameSize)
 	}
 	for off, end := o.off, o.off+o.n; off < end; {
 		n := min(end-off, frameSize)
@@ -158,16 +162,16 @@ func (c *Conn) writeOp(o *op, frameSize int) {
 		if last && off+n == end {
 			flags = http2.FlagDataEndStream
 		}
-		c.wbuf = appendFrameHeader(c.wbuf, n, http2.FrameData, flags, s.id)
+		c.wbuf = appendFrameHeader(c.wbuf, n, http2.FrameData, flags, o.id)
 		c.wbuf = append(c.wbuf, s.body[off:off+n]...)
 		off += n
 	}
 }
 
-// writeHeaders encodes s's header fields and appends them as HEADERS and CONTINUATION
-// frames.
-func (c *Conn) writeHeaders(s *stream, endStream bool, frameSize int) {
-	c.hbuf = c.enc.appendBlock(c.hbuf[:0], s.fields)
+// writeHeaders encodes the header fields of stream id and appends them as HEADERS and
+// CONTINUATION frames.
+func (c *Conn) writeHeaders(id uint32, fields []hpack.HeaderField, endStream bool, frameSize int) {
+	c.hbuf = c.enc.appendBlock(c.hbuf[:0], fields)
 	block := c.hbuf
 	typ, flags := http2.FrameHeaders, http2.Flags(0)
 	if endStream {
@@ -179,7 +183,7 @@ func (c *Conn) writeHeaders(s *stream, endStream bool, frameSize int) {
 		if n == len(block) {
 			f |= http2.FlagHeadersEndHeaders // same bit as CONTINUATION's END_HEADERS
 		}
-		c.wbuf = appendFrameHeader(c.wbuf, n, typ, f, s.id)
+		c.wbuf = appendFrameHeader(c.wbuf, n, typ, f, id)
 		c.wbuf = append(c.wbuf, block[:n]...)
 		block = block[n:]
 		typ, flags = http2.FrameContinuation, 0
