@@ -48,7 +48,7 @@ type Options struct {
 // Transports of Options.Transport.
 const (
 	TransportNetHTTP = "net/http" // net/http's HTTP/2 client
-	TransportH2      = "h2"       // apns/h2: one writer per connection, coalesced writes
+	TransportH2      = "h2"       // apns/h2: one writer and one reader goroutine per connection, coalesced writes
 )
 
 // Defaults of Options.
@@ -56,7 +56,9 @@ const (
 	DefaultConnections = 2
 	DefaultInFlight    = 1000
 	DefaultTimeout     = 10 * time.Second
-	DefaultTransport   = TransportNetHTTP
+	// DefaultTransport is apns/h2: in offpush bench it costs the worker about half the CPU per
+	// push of net/http's HTTP/2 client (24 µs vs 46 µs on 2 cores).
+	DefaultTransport = TransportH2
 )
 
 func (o Options) withDefaults() Options {
