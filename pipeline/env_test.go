@@ -50,7 +50,9 @@ func newEnv(t *testing.T, partitions int) *env {
 	e.topic = e.kafka.Topic(t, "im.messages", partitions)
 	e.dlq = e.kafka.Topic(t, "im.push.dlq", 1)
 	e.rdb = redistest.Start(t).Client(t)
-	e.store = presence.New(e.rdb, presence.Options{})
+	// A lease well above the tests' longest send (MaxElapsed 3s + Timeout 5s), short enough
+	// that a crash test takes over a killed worker's claims quickly.
+	e.store = presence.New(e.rdb, presence.Options{ClaimLease: 9 * time.Second})
 
 	p8, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -134,12 +134,53 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 	return out, true
 }
 
-// sendBatch sends the claimed pushes of a batch through the shared senders and settles their
-// dedupe keys: done for sent and dead tokens, released for dead letters so a replay can push.
+// sendBatch sends the claimed pushes of a batch and settles their dedupe keys. Claims busy on
+// another worker (a partition's previous owner still sending during a rebalance) are claimed
+// again every busyPoll until that worker finished them (done: skipped as duplicates) or their
+// lease ran out (resend), so a rebalance pushes nothing twice.
 func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, targets []target, claims []presence.Claim, results []presence.ClaimResult) bool {
+	idx := make([]int, len(targets))
+	for i := range idx {
+		idx[i] = i
+	}
+	for {
+		busy, ok := p.sendRound(ctx, j, m, prep, targets, claims, results, idx)
+		if !ok {
+			return false
+		}
+		if len(busy) == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(busyPoll):
+		}
+		again := make([]presence.Claim, len(busy))
+		for k, i := range busy {
+			again[k] = claims[i]
+		}
+		var res []presence.ClaimResult
+		if !p.infra(ctx, "presence claim", func() (err error) { res, err = p.store.Claim(ctx, again); return }) {
+			return false
+		}
+		for k, i := range busy {
+			results[i] = res[k]
+		}
+		idx = busy
+	}
+}
+
+// busyPoll is how often a claim busy on another worker is tried again.
+const busyPoll = 200 * time.Millisecond
+
+// sendRound sends the pushes idx of a batch whose claims are new or handed over, waits for
+// them, settles their dedupe keys (done for sent and dead tokens, released for dead letters so
+// a replay can push), and returns the busy ones. ok is false when ctx ended first.
+func (p *Pipeline) sendRound(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, targets []target, claims []presence.Claim, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var wg sync.WaitGroup
-	jobs := make([]sendJob, len(targets))
-	for i, t := range targets {
+	jobs := make([]sendJob, len(idx))
+	for k, i := range idx {
 		switch results[i].State {
 		case presence.ClaimDone:
 			p.metrics.skipped(ctx, render.Duplicate, 1)
@@ -147,32 +188,36 @@ func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep
 		case presence.ClaimGone:
 			p.metrics.skipped(ctx, render.NoDevice, 1)
 			continue
+		case presence.ClaimBusy:
+			busy = append(busy, i)
+			continue
 		}
+		t := targets[i]
 		n := prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)
-		jobs[i] = sendJob{ctx: ctx, job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
+		jobs[k] = sendJob{ctx: ctx, job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
 		wg.Add(1)
 		select {
-		case p.sends <- &jobs[i]:
+		case p.sends <- &jobs[k]:
 		case <-ctx.Done():
 			wg.Done()
 			wg.Wait()
-			return false
+			return nil, false
 		}
 	}
 	wg.Wait()
 	var done, release []presence.Claim
-	for i := range jobs {
+	for k, i := range idx {
 		switch {
-		case jobs[i].wg == nil:
-		case !jobs[i].finished:
-			return false // ctx ended mid-send: leave the claim pending, the event unfinished
-		case jobs[i].deadLettered:
+		case jobs[k].wg == nil:
+		case !jobs[k].finished:
+			return nil, false // ctx ended mid-send: leave the claim pending, the event unfinished
+		case jobs[k].deadLettered:
 			release = append(release, claims[i])
 		default:
 			done = append(done, claims[i])
 		}
 	}
-	return p.settle(ctx, done, release)
+	return busy, p.settle(ctx, done, release)
 }
 
 // settle records the batch's final dedupe states in Redis.

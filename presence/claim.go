@@ -22,12 +22,13 @@ type ClaimState uint8
 const (
 	_           ClaimState = iota
 	ClaimNew               // first claim: push it with the returned badge
-	ClaimResend            // claimed before but not finished (crash, rebalance): push again, same badge
+	ClaimResend            // claimed before, unfinished past the lease (its worker died): push again, same badge
 	ClaimDone              // already finished: skip as a duplicate
 	ClaimGone              // the device is no longer registered: skip
+	ClaimBusy              // claimed by a worker within the lease: in flight elsewhere, claim again later
 )
 
-var claimStateNames = [...]string{"invalid", "new", "resend", "done", "gone"}
+var claimStateNames = [...]string{"invalid", "new", "resend", "done", "gone", "busy"}
 
 // String returns the state's lower-case name.
 func (s ClaimState) String() string {
@@ -47,8 +48,9 @@ type ClaimResult struct {
 
 // Claim claims a batch of pushes in one round trip, atomically per device: a new claim marks
 // its dedupe key pending and, unless IgnoreBadge, adds 1 to the device badge, so concurrent
-// claims for one device get distinct, rising badges. Results are in input order. On an error
-// some claims may have been made; claiming them again answers ClaimResend with their badge.
+// claims for one device get distinct, rising badges. A pending claim younger than
+// Options.ClaimLease answers ClaimBusy; an older one is handed over as ClaimResend with its
+// badge. Results are in input order. On an error some claims may have been made.
 func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error) {
 	if len(claims) == 0 {
 		return nil, nil
@@ -60,7 +62,7 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 			ignore = "1"
 		}
 		keys := []string{s.userKey(c.UserID), s.dedupeKey(c.UserID, c.MsgID, c.Token)}
-		return s.claim.EvalSha(ctx, p, keys, c.Token, ignore, s.ttlMs)
+		return s.claim.EvalSha(ctx, p, keys, c.Token, ignore, s.ttlMs, s.leaseMs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim %d pushes: %w", len(claims), err)

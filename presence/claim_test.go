@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,11 +13,13 @@ import (
 	"offpush/presence"
 )
 
-// TestClaimStates walks one (message, device) pair through New, Resend and Done, and checks
-// IgnoreBadge and Gone, all in one batch call where the order of results matters.
+// TestClaimStates walks one (message, device) pair through New, Busy, Resend and Done, and
+// checks IgnoreBadge and Gone, all in one batch call where the order of results matters.
 func TestClaimStates(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
+	const lease = 300 * time.Millisecond
+	e.store = presence.New(e.rdb, presence.Options{ClaimLease: lease})
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
 	must(t, e.store.Background(ctx, "bob", tokA, 3))
 	m1 := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA}
@@ -38,11 +41,22 @@ func TestClaimStates(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("first claims = %+v, want %+v", got, want)
 	}
-	// Claimed but not Done (a crash mid-send): the same badge again, no increment.
+	// Claimed, not Done, within the lease (in flight on another worker): busy.
+	got = claim(m1, m2)
+	want = []presence.ClaimResult{{State: presence.ClaimBusy, Badge: 4}, {State: presence.ClaimBusy, Badge: -1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("claims within the lease = %+v, want %+v", got, want)
+	}
+	// Past the lease (its worker crashed mid-send): handed over with the same badge, no
+	// increment, and the new owner holds a fresh lease.
+	time.Sleep(lease + 50*time.Millisecond)
 	got = claim(m1, m2)
 	want = []presence.ClaimResult{{State: presence.ClaimResend, Badge: 4}, {State: presence.ClaimResend, Badge: -1}}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("second claims = %+v, want %+v", got, want)
+		t.Fatalf("claims past the lease = %+v, want %+v", got, want)
+	}
+	if got = claim(m1); got[0].State != presence.ClaimBusy {
+		t.Fatalf("claim right after a handover = %+v, want busy", got[0])
 	}
 	if b := e.raw(t, "op:{bob}:u")["b:"+tokA]; b != "4" {
 		t.Fatalf("badge field = %s, want 4", b)
@@ -74,8 +88,8 @@ func TestDedupeKeyTTL(t *testing.T) {
 	if _, err := s.Claim(ctx, []presence.Claim{c}); err != nil {
 		t.Fatal(err)
 	}
-	if v := e.rdb.Get(ctx, key).Val(); v != "p:1" {
-		t.Fatalf("dedupe value after Claim = %q, want p:1", v)
+	if v := e.rdb.Get(ctx, key).Val(); !strings.HasPrefix(v, "p:1:") {
+		t.Fatalf("dedupe value after Claim = %q, want p:1:<claimed at>", v)
 	}
 	must(t, e.rdb.PExpire(ctx, key, 10*time.Minute).Err()) // as if 50 minutes had passed
 	must(t, s.Done(ctx, []presence.Claim{c}))

@@ -30,7 +30,9 @@
 //	          RemoveDeadToken while it still names that user). A token belongs to one user.
 //
 //	P:{U}:dd:M:T   string, TTL DedupeTTL (48h) — one push of message M to device T
-//	  "p:N"        claimed, push in flight with badge N (-1: ignoreBadge). Claim writes it.
+//	  "p:N:A"      claimed at A (unix ms, Redis clock), push in flight with badge N (-1:
+//	               ignoreBadge). Claim writes it; within ClaimLease of A another Claim
+//	               answers busy, after it the claim is handed over (resend, same badge).
 //	  "s"          finished: sent, token dead, or skipped. Done writes it.
 //	  (absent)     Release deletes the key of a push written to the DLQ, so that replaying
 //	               the record pushes the device again.

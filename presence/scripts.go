@@ -3,17 +3,28 @@ package presence
 // Lua scripts. Each touches the keys of one user only (KEYS share the {userId} hash tag),
 // except releaseOwnerSrc, which touches the single token owner key.
 
-// claimSrc claims one push of a message to a device.
-// KEYS: user hash, dedupe key. ARGV: token, ignoreBadge "1"/"0", dedupe TTL ms.
+// claimSrc claims one push of a message to a device. A pending key is "p:<badge>:<claimed at,
+// unix ms of the Redis clock>": younger than the lease it is busy, older it is handed over
+// with its badge and a fresh claim time.
+// KEYS: user hash, dedupe key. ARGV: token, ignoreBadge "1"/"0", dedupe TTL ms, lease ms.
 // Returns {state, badge} with the ClaimState values.
 const claimSrc = `
 local v = redis.call('GET', KEYS[2])
 if v == 's' then return {3, -1} end
 if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
-if v then return {2, tonumber(string.sub(v, 3)) or -1} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if v then
+  local b, at = string.match(v, '^p:(-?%d+):?(%d*)$')
+  b = tonumber(b) or -1
+  at = tonumber(at) or 0
+  if now - at < tonumber(ARGV[4]) then return {5, b} end
+  redis.call('SET', KEYS[2], 'p:' .. b .. ':' .. now, 'KEEPTTL')
+  return {2, b}
+end
 local b = -1
 if ARGV[2] ~= '1' then b = redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[1], 1) end
-redis.call('SET', KEYS[2], 'p:' .. b, 'PX', ARGV[3])
+redis.call('SET', KEYS[2], 'p:' .. b .. ':' .. now, 'PX', ARGV[3])
 return {1, b}
 `
 

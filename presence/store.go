@@ -22,6 +22,12 @@ type Options struct {
 	ForegroundTTL time.Duration
 	// DedupeTTL is how long a (message, device) dedupe key lives; default 48h.
 	DedupeTTL time.Duration
+	// ClaimLease is how long a pending claim belongs to the worker that made it: while it is
+	// younger, another claim answers ClaimBusy (the push is in flight elsewhere, e.g. on the
+	// partition's previous owner during a rebalance); once older, its maker is taken as dead
+	// and the claim is handed over (ClaimResend). It must exceed the longest send, retries
+	// included; default 1m.
+	ClaimLease time.Duration
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -36,6 +42,9 @@ func (o Options) withDefaults() Options {
 	if o.DedupeTTL <= 0 {
 		o.DedupeTTL = 48 * time.Hour
 	}
+	if o.ClaimLease <= 0 {
+		o.ClaimLease = time.Minute
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -47,7 +56,8 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	rdb   redis.UniversalClient
 	opts  Options
-	ttlMs string // DedupeTTL in milliseconds, as sent to the claim script
+	ttlMs   string // DedupeTTL in milliseconds, as sent to the claim script
+	leaseMs string // ClaimLease in milliseconds
 
 	claim        *redis.Script
 	removeDevice *redis.Script
@@ -62,6 +72,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		rdb:          rdb,
 		opts:         opts,
 		ttlMs:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
+		leaseMs:      strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
 		claim:        redis.NewScript(claimSrc),
 		removeDevice: redis.NewScript(removeDeviceSrc),
 		setState:     redis.NewScript(setStateSrc),

@@ -74,6 +74,9 @@ func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err
 	}
 	w.Store = presence.New(w.Redis, presence.Options{
 		Prefix: cfg.Presence.Prefix, ForegroundTTL: cfg.Presence.ForegroundTTL, DedupeTTL: cfg.Presence.DedupeTTL,
+		// A claim is another worker's while its send can still be running: the retry budget
+		// plus the last attempt's timeout, with a timeout of margin for the wait for a sender.
+		ClaimLease: cfg.APNs.MaxElapsed + 2*cfg.APNs.Timeout,
 	})
 	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
 	return err
