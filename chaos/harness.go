@@ -26,11 +26,6 @@ type Options struct {
 	MaxElapsed    time.Duration // apns.maxElapsed, default 10s
 	ShutdownGrace time.Duration // pipeline.shutdownGrace, default 10s
 	StreamFor     time.Duration // the events are produced over this long, default 6s
-	// AllowRebalanceRepeats accepts a repeat delivery (same collapse id and badge) made while
-	// the group rebalanced, though no kill or fault had the push in flight. Scenarios about
-	// other faults set it so that the known rebalance repeat (TestRebalanceRepeats, see
-	// README.md) does not hide what they test; the ledger still counts these repeats.
-	AllowRebalanceRepeats bool
 	// ExpectRetryExhaustion lets pushes end in the DLQ beyond the workload's unknown
 	// certificates (the scenario spends the retry budget on purpose); otherwise every other
 	// dead letter is a problem: the retry budget should have outlasted the fault.

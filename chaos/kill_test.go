@@ -28,7 +28,7 @@ func TestKill9Restart(t *testing.T) {
 func TestSIGTERMDrain(t *testing.T) {
 	long(t)
 	grace := 10 * time.Second
-	h := New(t, Options{Workload: workload(), ShutdownGrace: grace, AllowRebalanceRepeats: true})
+	h := New(t, Options{Workload: workload(), ShutdownGrace: grace})
 	h.SetLatency(300 * time.Millisecond)
 	h.Stream()
 	w := h.StartWorker()
@@ -49,7 +49,7 @@ func TestSIGTERMDrain(t *testing.T) {
 // two rebalances, nothing lost.
 func TestTwoWorkersKillAdd(t *testing.T) {
 	long(t)
-	h := New(t, Options{Workload: workload(), AllowRebalanceRepeats: true})
+	h := New(t, Options{Workload: workload()})
 	h.SetLatency(200 * time.Millisecond)
 	h.Stream()
 	w := h.StartWorker()
@@ -64,7 +64,7 @@ func TestTwoWorkersKillAdd(t *testing.T) {
 // TestThreeWorkersKillAdd runs three workers, kills one with SIGKILL, then adds one.
 func TestThreeWorkersKillAdd(t *testing.T) {
 	long(t)
-	h := New(t, Options{Workload: workload(), AllowRebalanceRepeats: true})
+	h := New(t, Options{Workload: workload()})
 	h.SetLatency(200 * time.Millisecond)
 	h.Stream()
 	w := h.StartWorker()
@@ -78,12 +78,10 @@ func TestThreeWorkersKillAdd(t *testing.T) {
 	h.Account("3 workers: kill 1, add 1", false)
 }
 
-// TestRebalanceRepeats is the minimal reproduction of the rebalance repeat (README.md, "Known
-// issue"): two workers share the stream with no fault at all, yet when the second one joins,
-// pushes already being sent by the first are sent again by the new owner of their partition,
-// because its claim finds the first's pending dedupe key and resends. It fails until the
-// pipeline stops working on revoked partitions or a resend checks that the claim's owner is
-// gone.
+// TestRebalanceRepeats: two workers share the stream with no fault at all; when the second
+// joins, the first still sends the events it had fetched from partitions it lost while the new
+// owner reads them again. The claim lease makes the new owner wait for those pushes (busy)
+// instead of sending them again, so nothing is pushed twice.
 func TestRebalanceRepeats(t *testing.T) {
 	long(t)
 	h := New(t, Options{Workload: ShortWorkload})

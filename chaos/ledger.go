@@ -48,16 +48,15 @@ type deliveryStats struct {
 
 // ledgerInput is everything a Ledger is drawn from.
 type ledgerInput struct {
-	w                     *Workload
-	deliveries            []Delivery
-	deadLetter            []kafka.Message
-	inFlight              map[Pair]string
-	rebalances            []time.Time // when the group's membership changed
-	allowRebalanceRepeats bool
-	allowExtraDLQ         bool // pushes may end in the DLQ besides the workload's
-	metrics               Metrics
-	metricsOK             bool // the metrics hold every count of the run
-	wiped                 bool // Redis came back empty during the run
+	w             *Workload
+	deliveries    []Delivery
+	deadLetter    []kafka.Message
+	inFlight      map[Pair]string
+	rebalances    []time.Time // when the group's membership changed
+	allowExtraDLQ bool        // pushes may end in the DLQ besides the workload's
+	metrics       Metrics
+	metricsOK     bool // the metrics hold every count of the run
+	wiped         bool // Redis came back empty during the run
 }
 
 // draw computes the ledger of in.
@@ -138,17 +137,14 @@ func (l *Ledger) countDeliveries(in ledgerInput) map[Pair]*deliveryStats {
 	return seen
 }
 
-// checkRepeat accepts the repeats of p when p was in flight at a kill or fault, or, when
-// allowed, when every delivery of p fell in a rebalance window.
+// checkRepeat accepts the repeats of p only when p was in flight at a kill or fault; a repeat
+// during a rebalance is a problem too, counted apart to say where it happened.
 func (l *Ledger) checkRepeat(in ledgerInput, p Pair, s *deliveryStats) {
 	if _, ok := in.inFlight[p]; ok {
 		return
 	}
 	if inRebalance(in.rebalances, s.times) {
 		l.AtRebalance += s.count - 1
-		if in.allowRebalanceRepeats {
-			return
-		}
 		l.Problems = append(l.Problems, fmt.Sprintf("message %s delivered %d times to device %.12s… (at %s) during a rebalance, not in flight at a kill or fault",
 			p.Msg, s.count, p.Token, clock(s.times)))
 		return

@@ -84,11 +84,11 @@ func TestDraw(t *testing.T) {
 			delivered: 3, dlq: 1, problems: []string{"with badges [2 3]"},
 		},
 		{
-			// A repeat inside a rebalance window is counted, and a problem unless allowed.
+			// A repeat inside a rebalance window is counted apart, and is a problem.
 			name: "repeat at a rebalance",
 			in: ledgerInput{deliveries: append(all, all[2]), deadLetter: []kafka.Message{unknownCert},
-				rebalances: []time.Time{t0.Add(-time.Second)}, allowRebalanceRepeats: true},
-			delivered: 3, dlq: 1,
+				rebalances: []time.Time{t0.Add(-time.Second)}},
+			delivered: 3, dlq: 1, problems: []string{"during a rebalance"},
 		},
 		{
 			// A push to a device the workload never expected to push.

@@ -26,7 +26,7 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 	h.mu.Lock()
 	in := ledgerInput{w: h.Workload, deliveries: deliveries, deadLetter: h.DeadLetters(),
 		inFlight: maps.Clone(h.inFlight), rebalances: slices.Clone(h.rebalances),
-		allowRebalanceRepeats: h.opts.AllowRebalanceRepeats, allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
+		allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
 	h.mu.Unlock()
 	l := draw(name, in)
 	h.logf("dead letters by reason: %v", dlqReasons(in.deadLetter))
