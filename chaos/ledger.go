@@ -30,7 +30,7 @@ type Ledger struct {
 	// InFlight is how many pairs were pending at a kill, stop or fault: the allowed repeats.
 	InFlight int
 	// AtRebalance counts the repeats (of Duplicates) of pairs that were not in flight at a
-	// kill or fault but were sent twice while the group rebalanced (see Options.AllowRebalanceRepeats).
+	// kill or fault but were sent twice while the group rebalanced (each one is a problem).
 	AtRebalance int
 	// MetricSkips are the skip counts of the workers' /metrics, by reason.
 	MetricSkips map[string]int
