@@ -90,6 +90,7 @@ type APNs struct {
 	// https URL. "" = ProductionHost or DevelopmentHost by the certificate's environment.
 	Host         string        `yaml:"host"`
 	CAFile       string        `yaml:"caFile"`      // extra PEM root CA trusted for Host
+	Transport    string        `yaml:"transport"`   // HTTP/2 client: "h2" (offpush's lean one) or "net/http"
 	Connections  int           `yaml:"connections"` // HTTP/2 connections per certificate
 	InFlight     int           `yaml:"inFlight"`    // concurrent requests per certificate
 	Timeout      time.Duration `yaml:"timeout"`     // one request
@@ -202,6 +203,7 @@ func Default() Config {
 		},
 		Redis: Redis{Addrs: []string{"127.0.0.1:6379"}},
 		APNs: APNs{
+			Transport:   "h2",
 			Connections: 2,
 			InFlight:    1000,
 			Timeout:     10 * time.Second,

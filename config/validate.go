@@ -83,6 +83,7 @@ func (a APNs) validate(v *checker, p string) {
 			p+".host", "must be an https URL without a path, such as https://127.0.0.1:2197")
 	}
 	v.readable(p+".caFile", a.CAFile)
+	v.check(a.Transport == "h2" || a.Transport == "net/http", p+".transport", "must be h2 or net/http")
 	positive(v, p+".connections", a.Connections)
 	positive(v, p+".inFlight", a.InFlight)
 	positive(v, p+".timeout", a.Timeout)

@@ -47,6 +47,7 @@ func TestValidate(t *testing.T) {
 		{"apns host not https", func(c *Config) { c.APNs.Host = "http://127.0.0.1:2197" }, "apns.host", "https URL"},
 		{"apns host with a path", func(c *Config) { c.APNs.Host = "https://sim:2197/3/device" }, "apns.host", "without a path"},
 		{"apns ca missing", func(c *Config) { c.APNs.CAFile = missing }, "apns.caFile", "no such file"},
+		{"unknown transport", func(c *Config) { c.APNs.Transport = "quic" }, "apns.transport", "must be h2 or net/http"},
 		{"no connections", func(c *Config) { c.APNs.Connections = 0 }, "apns.connections", "must be > 0"},
 		{"no in-flight", func(c *Config) { c.APNs.InFlight = -1 }, "apns.inFlight", "must be > 0"},
 		{"no timeout", func(c *Config) { c.APNs.Timeout = 0 }, "apns.timeout", "must be > 0"},
