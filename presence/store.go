@@ -54,8 +54,8 @@ func (o Options) withDefaults() Options {
 // Store reads and writes the presence schema (see the package comment). It is safe for
 // concurrent use.
 type Store struct {
-	rdb   redis.UniversalClient
-	opts  Options
+	rdb     redis.UniversalClient
+	opts    Options
 	ttlMs   string // DedupeTTL in milliseconds, as sent to the claim script
 	leaseMs string // ClaimLease in milliseconds
 
