@@ -211,7 +211,7 @@ func Default() Config {
 			MaxElapsed:  30 * time.Second,
 		},
 		Pipeline: Pipeline{
-			Workers:       256,
+			Workers:       1000,
 			QueueSize:     1024,
 			BatchSize:     500,
 			Expiry:        24 * time.Hour,

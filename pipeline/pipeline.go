@@ -29,7 +29,7 @@ type Options struct {
 	CommitInterval time.Duration // default 1s
 	QueueSize      int           // events buffered between fetch loop and workers, default 1024
 	EventWorkers   int           // events processed at once, default 64
-	Senders        int           // concurrent APNs sends, default 256
+	Senders        int           // concurrent APNs sends, default 1000
 	BatchSize      int           // recipients per Redis round trip, default 500
 	Expiry         time.Duration // push expiry window, default 24h
 	MaxAttempts    int           // APNs attempts per push, default 5
@@ -68,7 +68,7 @@ func (o *Options) setDefaults() {
 	defD(&o.CommitInterval, time.Second)
 	def(&o.QueueSize, 1024)
 	def(&o.EventWorkers, 64)
-	def(&o.Senders, 256)
+	def(&o.Senders, 1000)
 	def(&o.BatchSize, 500)
 	defD(&o.Expiry, 24*time.Hour)
 	def(&o.MaxAttempts, 5)
