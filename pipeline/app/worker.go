@@ -9,15 +9,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
 	"offpush/config"
 	"offpush/pipeline"
+	"offpush/pipeline/kafkadial"
 	"offpush/presence"
 )
 
@@ -59,7 +57,7 @@ func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err
 	if err := ping(ctx, w.Redis, cfg.Redis.Addrs); err != nil {
 		return err
 	}
-	dialer, err := kafkaDialer(cfg.Kafka)
+	dialer, err := kafkadial.Dialer(cfg.Kafka)
 	if err != nil {
 		return err
 	}
@@ -124,36 +122,6 @@ func ping(ctx context.Context, rdb redis.UniversalClient, addrs []string) error 
 		return fmt.Errorf("redis at %v is not usable: %w", addrs, err)
 	}
 	return nil
-}
-
-// kafkaDialer builds the dialer for TLS and SASL; nil when neither is configured.
-func kafkaDialer(c config.Kafka) (*kafka.Dialer, error) {
-	tlsCfg, err := c.TLS.Config()
-	if err != nil {
-		return nil, fmt.Errorf("kafka.tls: %w", err)
-	}
-	mech, err := saslMechanism(c.SASL)
-	if err != nil {
-		return nil, err
-	}
-	if tlsCfg == nil && mech == nil {
-		return nil, nil
-	}
-	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech}, nil
-}
-
-func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
-	switch c.Mechanism {
-	case "":
-		return nil, nil
-	case "PLAIN":
-		return plain.Mechanism{Username: c.Username, Password: c.Password}, nil
-	case "SCRAM-SHA-256":
-		return scram.Mechanism(scram.SHA256, c.Username, c.Password)
-	case "SCRAM-SHA-512":
-		return scram.Mechanism(scram.SHA512, c.Username, c.Password)
-	}
-	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown %q", c.Mechanism)
 }
 
 // checkTopics fails when the brokers cannot be reached or a topic does not exist, so that a

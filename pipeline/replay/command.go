@@ -11,13 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
-
 	"offpush/config"
 	"offpush/pipeline"
+	"offpush/pipeline/kafkadial"
 )
 
 // Command is `offpush replay` (DESIGN §5). Kafka settings (brokers, topics, TLS, SASL) come from
@@ -120,7 +116,7 @@ func (f cmdFlags) kafka(o *Options) error {
 	if o.DLQTopic == o.Topic {
 		return fmt.Errorf("--dlq-topic and --topic are both %q", o.Topic)
 	}
-	o.Dialer, err = kafkaDialer(k)
+	o.Dialer, err = kafkadial.Dialer(k)
 	return err
 }
 
@@ -174,35 +170,4 @@ func (t *timeFlag) Set(v string) error {
 	}
 	*t = timeFlag(p)
 	return nil
-}
-
-// kafkaDialer builds the dialer for the configured TLS and SASL; nil when neither is set. It
-// mirrors the worker's (pipeline/app) so that replay connects exactly as offpush run does.
-func kafkaDialer(c config.Kafka) (*kafka.Dialer, error) {
-	tlsCfg, err := c.TLS.Config()
-	if err != nil {
-		return nil, fmt.Errorf("kafka.tls: %w", err)
-	}
-	mech, err := saslMechanism(c.SASL)
-	if err != nil {
-		return nil, err
-	}
-	if tlsCfg == nil && mech == nil {
-		return nil, nil
-	}
-	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech}, nil
-}
-
-func saslMechanism(c config.SASL) (sasl.Mechanism, error) {
-	switch c.Mechanism {
-	case "":
-		return nil, nil
-	case config.SASLPlain:
-		return plain.Mechanism{Username: c.Username, Password: c.Password}, nil
-	case config.SASLScramSHA256:
-		return scram.Mechanism(scram.SHA256, c.Username, c.Password)
-	case config.SASLScramSHA512:
-		return scram.Mechanism(scram.SHA512, c.Username, c.Password)
-	}
-	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown %q", c.Mechanism)
 }
