@@ -1,15 +1,15 @@
 package chaos
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"offpush/presence/redistest"
 )
 
 // Redis is a redis-server child process with an append-only file fsynced on every write, so
@@ -54,7 +54,7 @@ func (r *Redis) Start() error {
 		if !p.Running() {
 			return fmt.Errorf("redis-server exited at start:\n%s", p.Logs())
 		}
-		if redisPing(r.Addr) == nil {
+		if redistest.Ping(r.Addr) == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -83,26 +83,6 @@ func (r *Redis) Wipe() error {
 	return nil
 }
 
-// redisPing sends an inline PING and expects +PONG (a loading server answers -LOADING).
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
-}
 
 // freePort asks the kernel for a port that is free right now.
 func freePort() (int, error) {

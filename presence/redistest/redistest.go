@@ -125,7 +125,7 @@ func waitPing(addr string, p *process) error {
 			return errors.New("exited before answering PING")
 		default:
 		}
-		if ping(addr) == nil {
+		if Ping(addr) == nil {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -133,8 +133,8 @@ func waitPing(addr string, p *process) error {
 	return fmt.Errorf("no PING answer within %v", startTimeout)
 }
 
-// ping sends an inline PING and expects +PONG.
-func ping(addr string) error {
+// Ping sends an inline PING to addr and expects +PONG (a loading server answers -LOADING).
+func Ping(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
