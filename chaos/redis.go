@@ -83,7 +83,6 @@ func (r *Redis) Wipe() error {
 	return nil
 }
 
-
 // freePort asks the kernel for a port that is free right now.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
