@@ -2,6 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +159,64 @@ func TestWorkerAuth(t *testing.T) {
 		cfg.Kafka.SASL.Password = "kafka-pw"
 		check(t, cfg, "")
 	})
+}
+
+// TestWorkerRedisTLS: the worker reaches a redis-server over TLS (Debian's build supports it)
+// with redis.tls.caFile, and a plain connection to the TLS port fails at startup.
+func TestWorkerRedisTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeServerCert(t, dir)
+	tlsAddr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(tlsAddr)
+	redistest.Start(t, "--tls-port", port, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", certFile, "--tls-auth-clients", "no")
+	k := newTopicCluster(t, "im.messages", "im.push.dlq")
+	p12 := certtest.P12(t, "", "com.example.im", "pw", false)
+	cfg := config.Default()
+	cfg.Kafka.Brokers, cfg.Redis.Addrs = k.Brokers, []string{tlsAddr}
+	cfg.APNs.Certificates = []config.Certificate{{ID: 2382, BundleID: "com.example.im", Environment: "production", P12File: p12, P12Password: "pw"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := NewWorker(ctx, cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "redis at") {
+		t.Fatalf("plain connection to the TLS port: %v, want a redis error", err)
+	}
+	cfg.Redis.TLS = config.TLS{Enabled: true, CAFile: certFile}
+	w, err := NewWorker(ctx, cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}
+
+// writeServerCert writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
+func writeServerCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redis test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "redis.crt"), filepath.Join(dir, "redis.key")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	must(os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	return certFile, keyFile
 }
