@@ -121,7 +121,7 @@ func (m *metrics) skipped(ctx context.Context, s render.Skip, n int) {
 	m.pushes.Add(ctx, int64(n), m.skipOpts[s])
 }
 
-func (m *metrics) sent(ctx context.Context, _ string) { m.pushes.Add(ctx, 1, m.sentOpt) }
+func (m *metrics) sent(ctx context.Context) { m.pushes.Add(ctx, 1, m.sentOpt) }
 
 func (m *metrics) deadLettered(ctx context.Context, f Failure) {
 	m.dlqRecords.Add(ctx, 1, m.dlqOpts[f])

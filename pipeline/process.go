@@ -40,7 +40,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 	now := p.opts.Now()
 	// Message-level rules (noPush, empty custom, expired …) hold for every recipient: skip
 	// them all without touching Redis.
-	if s := prep.Skip("", &presence.Settings{}, now); s != render.NoSkip && s != render.SelfMessage {
+	if s := prep.MessageSkip(now); s != render.NoSkip {
 		p.metrics.skipped(ctx, s, len(m.Recipients))
 		p.offsets.finish(j.ticket)
 		return

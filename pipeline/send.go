@@ -53,7 +53,7 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	}
 	switch res.Class {
 	case apns.Sent:
-		p.metrics.sent(ctx, sj.n.Topic)
+		p.metrics.sent(ctx)
 		sj.finished = true
 	case apns.TokenDead:
 		sj.finished = p.removeToken(ctx, sj, res)

@@ -450,3 +450,30 @@ func TestTruncationExact(t *testing.T) {
 		t.Errorf("payload of %d bytes\n got %s\nwant %s", len(n.Payload), n.Payload, want)
 	}
 }
+
+// TestMessageSkip: the reasons that hold for every recipient, and nothing per-user.
+func TestMessageSkip(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, event string
+		want        Skip
+	}{
+		// A plain text is pushable whoever reads it.
+		{"pushable", `{"id":"m","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"],"elems":[{"type":"text","text":"hi"}]}`, NoSkip},
+		// pushFlag noPush.
+		{"no push", `{"id":"m","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"],"elems":[{"type":"text","text":"hi"}],"offlinePush":{"pushFlag":"noPush"}}`, NoPushFlag},
+		// A custom elem without desc.
+		{"empty custom", `{"id":"m","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"],"elems":[{"type":"custom"}]}`, EmptyCustom},
+		// Sent more than the 24h expiry before now.
+		{"expired", `{"id":"m","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"],"elems":[{"type":"text","text":"hi"}],"sentAt":"2026-11-24T11:00:00Z"}`, Expired},
+	}
+	for _, tt := range tests {
+		m, err := event.Decode([]byte(tt.event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Prepare(m, Options{Expiry: 24 * time.Hour}).MessageSkip(now); got != tt.want {
+			t.Errorf("%s: MessageSkip = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -30,6 +30,16 @@ func (p *Prepared) Skip(userID string, s *presence.Settings, now time.Time) Skip
 	return NoSkip
 }
 
+// MessageSkip is the part of Skip that holds for every recipient alike (pushFlag noPush, an
+// empty custom elem, no content, expiry), so a fan-out can skip them all without looking
+// anyone up; NoSkip when the message is pushable.
+func (p *Prepared) MessageSkip(now time.Time) Skip {
+	if p.skip == NoSkip && !p.expiresAt.IsZero() && now.After(p.expiresAt) {
+		return Expired
+	}
+	return p.skip
+}
+
 // SkipDevice is the device-level decision: NoDevice for a nil device, Foreground when the
 // device's app is in the foreground (it got the message over its live connection), else NoSkip.
 func (p *Prepared) SkipDevice(d *presence.Device) Skip {
