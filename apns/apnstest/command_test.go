@@ -86,6 +86,8 @@ func TestCommandFlags(t *testing.T) {
 		{[]string{"--key", "nokeyfile"}, "KEYID=path.p8"},          // malformed --key
 		{[]string{"--key", "K=/does/not/exist.p8"}, "exist.p8"},    // unreadable key
 		{[]string{"--addr", "127.0.0.1:0", "extra"}, "unexpected"}, // positional argument
+		{[]string{"--latency", "-1ms"}, "--latency:"},              // negative latency
+		{[]string{"--latency-jitter", "-1ms"}, "--latency-jitter"}, // negative jitter
 	}
 	for _, c := range cases {
 		err := Command(context.Background(), c.args, nil, io.Discard, io.Discard)
@@ -95,5 +97,22 @@ func TestCommandFlags(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%v: %v, want an error about %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestCommandLatency: --latency and --latency-jitter reach the simulator's options, and New
+// starts with them.
+func TestCommandLatency(t *testing.T) {
+	f, err := parseCommand([]string{"--addr", "127.0.0.1:0", "--latency", "100ms", "--latency-jitter", "20ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := f.options(io.Discard, io.Discard)
+	if opts.Latency != 100*time.Millisecond || opts.LatencyJitter != 20*time.Millisecond {
+		t.Fatalf("options latency %v jitter %v, want 100ms 20ms", opts.Latency, opts.LatencyJitter)
+	}
+	s := newSim(t, opts)
+	if l, j := s.latency.Load(), s.jitter.Load(); l != int64(opts.Latency) || j != int64(opts.LatencyJitter) {
+		t.Errorf("server latency %v jitter %v", time.Duration(l), time.Duration(j))
 	}
 }

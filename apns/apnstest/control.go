@@ -16,7 +16,7 @@ const maxControlBody = 64 << 10
 //
 //	POST /sim/unregister {"token":"…","timestamp":ms}   later pushes to token answer 410
 //	POST /sim/fault {"status":503,"reason":"…","count":N,"retryAfter":s}   count 0 clears
-//	POST /sim/latency {"ms":500}
+//	POST /sim/latency {"ms":100,"jitterMs":20}   answers wait ms + [0, jitterMs); no jitterMs: 0
 //	POST /sim/reset
 //	GET  /sim/deliveries   JSON lines
 //	GET  /sim/stats
@@ -34,12 +34,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			s.SetFault(f)
 		}
 	case "POST /sim/latency":
-		var req struct {
-			MS int64 `json:"ms"`
-		}
-		if err = decodeControl(r, &req); err == nil {
-			s.SetLatency(time.Duration(req.MS) * time.Millisecond)
-		}
+		err = s.controlLatency(r)
 	case "POST /sim/reset":
 		s.Reset()
 	case "GET /sim/deliveries":
@@ -81,6 +76,25 @@ func (s *Server) controlUnregister(r *http.Request) error {
 	s.MarkUnregistered(req.Token, ts)
 	return nil
 }
+
+// controlLatency sets the latency and the jitter (milliseconds, fractions allowed) together.
+func (s *Server) controlLatency(r *http.Request) error {
+	var req struct {
+		MS       float64 `json:"ms"`
+		JitterMS float64 `json:"jitterMs"`
+	}
+	if err := decodeControl(r, &req); err != nil {
+		return err
+	}
+	if req.MS < 0 || req.JitterMS < 0 {
+		return errors.New("ms, jitterMs: want ≥ 0")
+	}
+	s.SetLatency(milliseconds(req.MS))
+	s.SetJitter(milliseconds(req.JitterMS))
+	return nil
+}
+
+func milliseconds(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 func checkFault(f Fault) error {
 	if f.Count > 0 && (f.Status < 400 || f.Status > 599) {

@@ -57,6 +57,14 @@ func TestControlAPI(t *testing.T) {
 	if d := time.Since(start); d < 120*time.Millisecond {
 		t.Errorf("latency: answered after %v", d)
 	}
+	post("/sim/latency", `{"ms":0.5,"jitterMs":20}`)
+	if l, j := s.latency.Load(), s.jitter.Load(); l != int64(500*time.Microsecond) || j != int64(20*time.Millisecond) {
+		t.Errorf("after {ms:0.5, jitterMs:20}: latency %v, jitter %v", time.Duration(l), time.Duration(j))
+	}
+	post("/sim/latency", `{"ms":0}`)
+	if l, j := s.latency.Load(), s.jitter.Load(); l != 0 || j != 0 {
+		t.Errorf("after {ms:0}: latency %v, jitter %v, want both 0", time.Duration(l), time.Duration(j))
+	}
 
 	var st Stats
 	_, b := control(t, ctl, "GET", s.URL()+"/sim/stats", "")
@@ -102,19 +110,21 @@ func TestControlErrors(t *testing.T) {
 		method, path, body string
 		status             int
 	}{
-		{"POST", "/sim/fault", `{"status":503,`, 400},           // malformed JSON
-		{"POST", "/sim/fault", `{"status":200,"count":1}`, 400}, // a fault must be an error status
-		{"POST", "/sim/fault", `{"statuz":503}`, 400},           // unknown field
-		{"POST", "/sim/unregister", `{}`, 400},                  // token required
-		{"GET", "/sim/fault", "", 404},                          // wrong method
-		{"POST", "/sim/nothing", "{}", 404},                     // unknown endpoint
+		{"POST", "/sim/fault", `{"status":503,`, 400},             // malformed JSON
+		{"POST", "/sim/fault", `{"status":200,"count":1}`, 400},   // a fault must be an error status
+		{"POST", "/sim/fault", `{"statuz":503}`, 400},             // unknown field
+		{"POST", "/sim/unregister", `{}`, 400},                    // token required
+		{"POST", "/sim/latency", `{"ms":100,"jitterMs":-1}`, 400}, // negative jitter
+		{"POST", "/sim/latency", `{"ms":-5}`, 400},                // negative latency
+		{"GET", "/sim/fault", "", 404},                            // wrong method
+		{"POST", "/sim/nothing", "{}", 404},                       // unknown endpoint
 	}
 	for _, c := range cases {
 		if st, b := control(t, ctl, c.method, s.URL()+c.path, c.body); st != c.status {
 			t.Errorf("%s %s %s: %d %s, want %d", c.method, c.path, c.body, st, b, c.status)
 		}
 	}
-	if s.faultsLeft.Load() != 0 || s.unregisteredCount.Load() != 0 {
+	if s.faultsLeft.Load() != 0 || s.unregisteredCount.Load() != 0 || s.latency.Load() != 0 || s.jitter.Load() != 0 {
 		t.Error("a refused control request changed the state")
 	}
 }

@@ -86,9 +86,9 @@ func writeRejection(w http.ResponseWriter, id string, rej rejection) {
 	_, _ = w.Write(appendErrorBody(body[:0], rej.reason, rej.timestamp))
 }
 
-// delay waits the injected latency; false if the client went away meanwhile.
+// delay waits the injected latency and jitter; false if the client went away meanwhile.
 func (s *Server) delay(r *http.Request) bool {
-	d := time.Duration(s.latency.Load())
+	d := s.answerDelay()
 	if d <= 0 {
 		return true
 	}

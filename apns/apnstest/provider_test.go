@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,56 @@ func TestLatency(t *testing.T) {
 	do(t, c, "POST", s.URL()+"/3/device/"+testToken, nil, testBody)
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Errorf("answered after %v, want ≥ 150ms", d)
+	}
+}
+
+// TestJitter checks the answer delay with the random draw injected: latency plus the draw,
+// drawn from [0, jitter), and no draw without jitter.
+func TestJitter(t *testing.T) {
+	var st state
+	st.init(Options{Latency: 100 * time.Millisecond, LatencyJitter: 20 * time.Millisecond})
+	var asked []int64
+	draw := func(v func(n int64) int64) {
+		st.randN = func(n int64) int64 { asked = append(asked, n); return v(n) }
+	}
+	draw(func(n int64) int64 { return n - 1 }) // the largest draw
+	if d := st.answerDelay(); d != 120*time.Millisecond-1 {
+		t.Errorf("largest draw: %v, want 120ms - 1ns", d)
+	}
+	draw(func(int64) int64 { return 0 })
+	if d := st.answerDelay(); d != 100*time.Millisecond {
+		t.Errorf("smallest draw: %v, want 100ms", d)
+	}
+	if want := []int64{int64(20 * time.Millisecond), int64(20 * time.Millisecond)}; !slices.Equal(asked, want) {
+		t.Errorf("draws in [0, %v), want [0, %v)", asked, want)
+	}
+	st.SetJitter(0)
+	asked = nil
+	if d := st.answerDelay(); d != 100*time.Millisecond || asked != nil {
+		t.Errorf("without jitter: %v after draws %v, want 100ms and no draw", d, asked)
+	}
+	st.SetLatency(0)
+	st.SetJitter(5 * time.Millisecond)
+	st.Reset()
+	if d := st.answerDelay(); d != 0 {
+		t.Errorf("after Reset: %v, want 0", d)
+	}
+}
+
+// TestJitterSpread draws with the real source: every delay is in [latency, latency+jitter)
+// and they are not all the same.
+func TestJitterSpread(t *testing.T) {
+	var st state
+	st.init(Options{Latency: 100 * time.Millisecond, LatencyJitter: 20 * time.Millisecond})
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		d := st.answerDelay()
+		if d < 100*time.Millisecond || d >= 120*time.Millisecond {
+			t.Fatalf("delay %v outside [100ms, 120ms)", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("100 draws gave %d distinct delays", len(seen))
 	}
 }

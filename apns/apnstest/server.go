@@ -32,6 +32,8 @@ type Options struct {
 	AllowedTopics []string                    // empty: any topic
 	Deliveries    io.Writer                   // each accepted notification as a JSON line
 	MaxKept       int                         // deliveries kept in memory; default 1,000,000, counted beyond
+	Latency       time.Duration               // initial SetLatency
+	LatencyJitter time.Duration               // initial SetJitter
 	Logf          func(format string, args ...any)
 }
 
@@ -58,7 +60,7 @@ type Server struct {
 	stop    chan struct{}
 	flushed chan struct{}
 
-	state // faults, latency, unregistered tokens, deliveries, counters
+	state // faults, latency, jitter, unregistered tokens, deliveries, counters
 }
 
 // New generates the TLS certificate and opens the listener; Start serves.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,9 +35,10 @@ type state struct {
 	requests, accepted      atomic.Int64
 	inflight, maxConcurrent atomic.Int64
 	connections, open       atomic.Int64
-	latency                 atomic.Int64 // time.Duration
+	latency, jitter         atomic.Int64 // time.Duration
 	faultsLeft              atomic.Int64
 	unregisteredCount       atomic.Int64
+	randN                   func(n int64) int64 // the jitter's draw in [0, n): rand.Int64N
 
 	mu           sync.Mutex // fault, unregistered
 	fault        Fault
@@ -57,6 +59,9 @@ func (st *state) init(opts Options) {
 	st.rejected = make(map[string]int64)
 	st.out = bufferedWriter(opts.Deliveries)
 	st.logf = opts.Logf
+	st.randN = rand.Int64N
+	st.SetLatency(opts.Latency)
+	st.SetJitter(opts.LatencyJitter)
 }
 
 // MarkUnregistered makes later pushes to token answer 410 Unregistered with timestamp t.
@@ -106,10 +111,24 @@ func (st *state) takeFault() (Fault, bool) {
 	return st.fault, true
 }
 
-// SetLatency delays every provider answer by d (0: none).
+// SetLatency delays every provider answer by d (0: none), plus the jitter of SetJitter.
 func (st *state) SetLatency(d time.Duration) { st.latency.Store(int64(max(d, 0))) }
 
-// Reset clears faults, latency, unregistered tokens, kept deliveries and the request counters.
+// SetJitter adds to the latency of each provider answer a uniform random delay in [0, j)
+// (0: none).
+func (st *state) SetJitter(j time.Duration) { st.jitter.Store(int64(max(j, 0))) }
+
+// answerDelay is how long the next provider answer waits: the latency plus a uniform random
+// value in [0, jitter).
+func (st *state) answerDelay() time.Duration {
+	d := time.Duration(st.latency.Load())
+	if j := st.jitter.Load(); j > 0 {
+		d += time.Duration(st.randN(j))
+	}
+	return d
+}
+
+// Reset clears faults, latency, jitter, unregistered tokens, kept deliveries and the request counters.
 // The connection counters stay: the connections do.
 func (st *state) Reset() {
 	st.mu.Lock()
@@ -119,6 +138,7 @@ func (st *state) Reset() {
 	st.unregisteredCount.Store(0)
 	st.mu.Unlock()
 	st.latency.Store(0)
+	st.jitter.Store(0)
 
 	st.recMu.Lock()
 	st.kept = journal{}
