@@ -40,7 +40,7 @@ func benchmarkSend(b *testing.B, transport string) {
 	}
 	defer p.Close()
 	for range 4 { // connect both connections
-		if r := p.Send(context.Background(), certID, note(certTopic)); r.Class != Sent {
+		if r := p.Send(context.Background(), certID, note(certTopic), Fast); r.Class != Sent {
 			b.Fatalf("warm-up Send = %+v", r)
 		}
 	}
@@ -52,7 +52,7 @@ func benchmarkSend(b *testing.B, transport string) {
 	b.RunParallel(func(pb *testing.PB) {
 		n := note(certTopic)
 		for pb.Next() {
-			if r := p.Send(context.Background(), certID, n); r.Class != Sent {
+			if r := p.Send(context.Background(), certID, n, Fast); r.Class != Sent {
 				failed.Add(1)
 			}
 		}

@@ -152,17 +152,18 @@ func (c *Certificate) validate() error {
 }
 
 // Send pushes n with the certificate of busiID and classifies the answer. It waits for an
-// in-flight slot as long as ctx allows; a Result with Class Retry and ctx's error says it gave up.
-func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification) Result {
+// in-flight slot as long as ctx allows, behind the waiting requests of its lane and, in the
+// Bulk lane, of the Fast lane; a Result with Class Retry and ctx's error says it gave up.
+func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification, lane Lane) Result {
 	s := p.senders[busiID]
 	if s == nil {
 		return Result{Class: Permanent, Reason: ReasonUnknownCertificate,
 			Err: fmt.Errorf("busiId %d: %w", busiID, ErrUnknownCertificate)}
 	}
-	if err := s.acquire(ctx); err != nil {
+	if err := s.slots.acquire(ctx, lane); err != nil {
 		return Result{Class: Retry, Err: fmt.Errorf("wait for an in-flight slot: %w", err)}
 	}
-	defer s.release()
+	defer s.slots.release()
 	return s.push(ctx, n)
 }
 

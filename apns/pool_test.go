@@ -109,13 +109,13 @@ func note(topic string) *render.Notification {
 func testSendCertificateAuth(t *testing.T, transport string) {
 	f := newFixture(t, transport)
 	p := f.pool(t, Options{})
-	r := p.Send(context.Background(), certID, note(certTopic))
+	r := p.Send(context.Background(), certID, note(certTopic), Fast)
 	if r.Class != Sent || r.Status != 200 || r.ApnsID == "" || r.Err != nil || r.Duration <= 0 {
 		t.Fatalf("Send = %+v", r)
 	}
 	n := note(certTopic)
 	n.Expiration = time.Unix(1800000000, 0)
-	r2 := p.Send(context.Background(), certID, n)
+	r2 := p.Send(context.Background(), certID, n, Fast)
 	if r2.Class != Sent {
 		t.Fatalf("Send with expiration = %+v", r2)
 	}
@@ -133,11 +133,11 @@ func testSendCertificateAuth(t *testing.T, transport string) {
 // TestSendTokenAuth sends with a JWT that the simulator verifies, and with one it rejects.
 func testSendTokenAuth(t *testing.T, transport string) {
 	f := newFixture(t, transport)
-	if r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic)); r.Class != Sent {
+	if r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic), Fast); r.Class != Sent {
 		t.Fatalf("Send = %+v", r)
 	}
 	f.certs[1].TeamID = "OTHERTEAM0"
-	r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic))
+	r := f.pool(t, Options{}).Send(context.Background(), tokenID, note(tokenTopic), Fast)
 	if r.Class != Permanent || r.Status != 403 || r.Reason != "InvalidProviderToken" {
 		t.Fatalf("Send with a wrong team id = %+v", r)
 	}
@@ -146,7 +146,7 @@ func testSendTokenAuth(t *testing.T, transport string) {
 // TestSendUnknownCertificate checks the answer for a busiId without a certificate.
 func testSendUnknownCertificate(t *testing.T, transport string) {
 	f := newFixture(t, transport)
-	r := f.pool(t, Options{}).Send(context.Background(), 9999, note(certTopic))
+	r := f.pool(t, Options{}).Send(context.Background(), 9999, note(certTopic), Fast)
 	if r.Class != Permanent || r.Reason != ReasonUnknownCertificate || !r.UnknownCertificate() ||
 		!errors.Is(r.Err, ErrUnknownCertificate) {
 		t.Fatalf("Send = %+v", r)
@@ -194,7 +194,7 @@ func testSendAnswers(t *testing.T, transport string) {
 			}
 			n := note(certTopic)
 			n.Token = c.token
-			r := p.Send(context.Background(), certID, n)
+			r := p.Send(context.Background(), certID, n, Fast)
 			if r.Class != c.class || r.Status != c.status || r.Reason != c.reason || r.RetryAfter != c.retryAfter ||
 				!r.Timestamp.Equal(c.timestamp) || r.Err != nil {
 				t.Errorf("Send = %+v, want %v %d %s retryAfter %v timestamp %v",
@@ -211,7 +211,7 @@ func testRefreshAuth(t *testing.T, transport string) {
 	tok := p.senders[tokenID].token
 	before := tok.Bearer
 	f.sim.InjectFault(403, "ExpiredProviderToken", 1)
-	if r := p.Send(context.Background(), tokenID, note(tokenTopic)); r.Class != RefreshAuth || r.Err != nil {
+	if r := p.Send(context.Background(), tokenID, note(tokenTopic), Fast); r.Class != RefreshAuth || r.Err != nil {
 		t.Fatalf("Send = %+v, want RefreshAuth", r)
 	}
 	after := tok.Bearer
@@ -221,7 +221,7 @@ func testRefreshAuth(t *testing.T, transport string) {
 	if err := p.senders[tokenID].refresh(before); err != nil || tok.Bearer != after {
 		t.Error("a second rejection of the same stale JWT regenerated it again")
 	}
-	if r := p.Send(context.Background(), tokenID, note(tokenTopic)); r.Class != Sent {
+	if r := p.Send(context.Background(), tokenID, note(tokenTopic), Fast); r.Class != Sent {
 		t.Fatalf("Send after refresh = %+v", r)
 	}
 }
@@ -248,7 +248,7 @@ func testConnections(t *testing.T, transport string) {
 		var wg sync.WaitGroup
 		for range 20 * conns {
 			wg.Go(func() {
-				if r := p.Send(context.Background(), certID, note(certTopic)); r.Class != Sent {
+				if r := p.Send(context.Background(), certID, note(certTopic), Fast); r.Class != Sent {
 					t.Errorf("Send = %+v", r)
 				}
 			})
@@ -269,7 +269,7 @@ func testInFlightLimit(t *testing.T, transport string) {
 	var wg sync.WaitGroup
 	results := make([]Result, 4*limit)
 	for i := range results {
-		wg.Go(func() { results[i] = p.Send(context.Background(), certID, note(certTopic)) })
+		wg.Go(func() { results[i] = p.Send(context.Background(), certID, note(certTopic), Fast) })
 	}
 	wg.Wait()
 	for _, r := range results {
@@ -292,13 +292,13 @@ func testSendContext(t *testing.T, transport string) {
 	hold, release := context.WithCancel(context.Background())
 	defer release()
 	held := make(chan Result)
-	go func() { held <- p.Send(hold, certID, note(certTopic)) }() // occupies the only slot
+	go func() { held <- p.Send(hold, certID, note(certTopic), Fast) }() // occupies the only slot
 	for f.sim.Stats().Requests == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	r := p.Send(ctx, certID, note(certTopic))
+	r := p.Send(ctx, certID, note(certTopic), Fast)
 	if r.Class != Retry || !errors.Is(r.Err, context.DeadlineExceeded) || f.sim.Stats().Requests != 1 {
 		t.Errorf("waiting for a slot: %+v, %d requests; want Retry with DeadlineExceeded, 1 request", r, f.sim.Stats().Requests)
 	}
@@ -308,7 +308,7 @@ func testSendContext(t *testing.T, transport string) {
 	}
 
 	start := time.Now()
-	r = f.pool(t, Options{Timeout: 100 * time.Millisecond}).Send(context.Background(), certID, note(certTopic))
+	r = f.pool(t, Options{Timeout: 100 * time.Millisecond}).Send(context.Background(), certID, note(certTopic), Fast)
 	if r.Class != Retry || r.Err == nil || time.Since(start) > 5*time.Second {
 		t.Errorf("with Options.Timeout: %+v after %v", r, time.Since(start))
 	}

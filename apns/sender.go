@@ -35,7 +35,7 @@ type sender struct {
 	clients    []*apns2.Client
 	transports []idleCloser
 	next       atomic.Uint32
-	sem        chan struct{}
+	slots      *slots
 	token      *token.Token // nil for certificate auth
 	timeout    time.Duration
 }
@@ -43,7 +43,7 @@ type sender struct {
 // newSender builds the clients of c; tok is the provider token of its key (nil for
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
-	s := &sender{sem: make(chan struct{}, o.InFlight), token: tok, timeout: o.Timeout}
+	s := &sender{slots: newSlots(o.InFlight), token: tok, timeout: o.Timeout}
 	host := o.Host
 	if host == "" {
 		host = apns2.HostDevelopment
@@ -101,18 +101,6 @@ func newNetHTTPTransport(cfg *tls.Config) *http.Transport {
 		MaxConnsPerHost:     1,
 	}
 }
-
-// acquire takes an in-flight slot, waiting as long as ctx allows.
-func (s *sender) acquire(ctx context.Context) error {
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *sender) release() { <-s.sem }
 
 // client picks the next connection round-robin.
 func (s *sender) client() *apns2.Client {

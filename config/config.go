@@ -146,8 +146,12 @@ func (a APNs) HostFor(c Certificate) string {
 
 // Pipeline sizes the path from Kafka to APNs.
 type Pipeline struct {
-	Workers       int           `yaml:"workers"`       // concurrent sends
-	QueueSize     int           `yaml:"queueSize"`     // events buffered between fetch loop and workers
+	QueueSize     int           `yaml:"queueSize"`     // records buffered ahead of the fetch loop
+	MaxEvents     int           `yaml:"maxEvents"`     // events in progress (admitted, unfinished), over all conversations
+	MaxBytes      int64         `yaml:"maxBytes"`      // their value bytes
+	LargeEvent    int           `yaml:"largeEvent"`    // recipients above which an event's pushes go to the bulk lane
+	FanoutWindow  int           `yaml:"fanoutWindow"`  // batches of one event in flight at once
+	BulkBatches   int           `yaml:"bulkBatches"`   // batches of large events in flight, over all events
 	BatchSize     int           `yaml:"batchSize"`     // recipients per Redis round trip
 	Expiry        time.Duration `yaml:"expiry"`        // apns-expiration, and older events are not pushed
 	ShutdownGrace time.Duration `yaml:"shutdownGrace"` // time to finish in-flight work on stop
@@ -211,8 +215,12 @@ func Default() Config {
 			MaxElapsed:  30 * time.Second,
 		},
 		Pipeline: Pipeline{
-			Workers:       1000,
 			QueueSize:     1024,
+			MaxEvents:     10000,
+			MaxBytes:      64 << 20,
+			LargeEvent:    200,
+			FanoutWindow:  4,
+			BulkBatches:   16,
 			BatchSize:     500,
 			Expiry:        24 * time.Hour,
 			ShutdownGrace: 25 * time.Second,

@@ -17,7 +17,7 @@ apns:
 `
 
 func TestEnvOverrides(t *testing.T) {
-	path := writeFile(t, t.TempDir(), "c.yaml", certsYAML+"pipeline: {workers: 16}\n")
+	path := writeFile(t, t.TempDir(), "c.yaml", certsYAML+"pipeline: {maxEvents: 16}\n")
 	tests := []struct {
 		name  string
 		env   []string
@@ -34,8 +34,8 @@ func TestEnvOverrides(t *testing.T) {
 		{"int64", []string{"OFFPUSH_API_MAXBODYBYTES=1024"}, func(c Config) bool { return c.API.MaxBodyBytes == 1024 }},
 		{"string", []string{"OFFPUSH_APNS_HOST=https://127.0.0.1:2197"},
 			func(c Config) bool { return c.APNs.Host == "https://127.0.0.1:2197" }},
-		// The environment beats the file (workers: 16).
-		{"over the file", []string{"OFFPUSH_PIPELINE_WORKERS=8"}, func(c Config) bool { return c.Pipeline.Workers == 8 }},
+		// The environment beats the file (maxEvents: 16).
+		{"over the file", []string{"OFFPUSH_PIPELINE_MAXEVENTS=8"}, func(c Config) bool { return c.Pipeline.MaxEvents == 8 }},
 		{"lowerCamel key", []string{"OFFPUSH_PRESENCE_FOREGROUNDTTL=1m"},
 			func(c Config) bool { return c.Presence.ForegroundTTL == time.Minute }},
 		{"secret", []string{"OFFPUSH_REDIS_PASSWORD=pw", "OFFPUSH_KAFKA_SASL_PASSWORD=pw2"},
@@ -53,7 +53,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(c Config) bool { return c.Log.Level == LevelWarn }},
 		// Other variables, and OFFPUSH_CONFIG (the command line's), are not keys.
 		{"not ours", []string{"PATH=/bin", "OFFPUSH_CONFIG=/etc/offpush.yaml", "OFFPUSHX=1", "malformed"},
-			func(c Config) bool { return c.Pipeline.Workers == 16 }},
+			func(c Config) bool { return c.Pipeline.MaxEvents == 16 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +73,7 @@ func TestEnvErrors(t *testing.T) {
 	tests := []struct {
 		name, env, msg string
 	}{
-		{"bad int", "OFFPUSH_PIPELINE_WORKERS=many", `invalid integer "many" for pipeline.workers`},
+		{"bad int", "OFFPUSH_PIPELINE_MAXEVENTS=many", `invalid integer "many" for pipeline.maxEvents`},
 		{"int overflow", "OFFPUSH_REDIS_DB=99999999999999999999", "invalid integer"},
 		// A duration needs its unit.
 		{"bad duration", "OFFPUSH_KAFKA_SESSIONTIMEOUT=10", `invalid duration (such as 10s or 1m30s) "10"`},

@@ -82,7 +82,7 @@ func TestLoadRejectsUnknownKeys(t *testing.T) {
 func TestLoadReportsTypeErrors(t *testing.T) {
 	tests := []struct{ name, yaml, key, msg string }{
 		// Not a number.
-		{"int", "pipeline:\n  workers: many\n", "pipeline.workers", "line 2: cannot unmarshal"},
+		{"int", "pipeline:\n  maxEvents: many\n", "pipeline.maxEvents", "line 2: cannot unmarshal"},
 		// A bare number is not a duration: the unit is required.
 		{"duration", "kafka:\n  sessionTimeout: 10\n", "kafka.sessionTimeout", "into time.Duration"},
 		// A scalar where a list of strings belongs.

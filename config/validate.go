@@ -134,7 +134,11 @@ func isSpaceOrSlash(r rune) bool { return r == ' ' || r == '/' || r == '\t' || r
 
 // validate checks the pipeline section, at key path k.
 func (p Pipeline) validate(v *checker, k string) {
-	positive(v, k+".workers", p.Workers)
+	positive(v, k+".maxEvents", p.MaxEvents)
+	positive(v, k+".maxBytes", p.MaxBytes)
+	positive(v, k+".largeEvent", p.LargeEvent)
+	positive(v, k+".fanoutWindow", p.FanoutWindow)
+	positive(v, k+".bulkBatches", p.BulkBatches)
 	positive(v, k+".queueSize", p.QueueSize)
 	positive(v, k+".batchSize", p.BatchSize)
 	positive(v, k+".expiry", p.Expiry)

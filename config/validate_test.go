@@ -70,7 +70,7 @@ func TestValidate(t *testing.T) {
 		{"p8 without team id", func(c *Config) { c.APNs.Certificates[1].TeamID = "" }, "apns.certificates[1].teamId", "10-character"},
 		{"p12 password on a p8 certificate", func(c *Config) { c.APNs.Certificates[1].P12Password = "x" }, "apns.certificates[1].p12Password", "only used with p12File"},
 
-		{"no workers", func(c *Config) { c.Pipeline.Workers = 0 }, "pipeline.workers", "must be > 0"},
+		{"no events in flight", func(c *Config) { c.Pipeline.MaxEvents = 0 }, "pipeline.maxEvents", "must be > 0"},
 		{"no queue", func(c *Config) { c.Pipeline.QueueSize = 0 }, "pipeline.queueSize", "must be > 0"},
 		{"no batch", func(c *Config) { c.Pipeline.BatchSize = 0 }, "pipeline.batchSize", "must be > 0"},
 		{"no expiry", func(c *Config) { c.Pipeline.Expiry = 0 }, "pipeline.expiry", "must be > 0"},

@@ -161,7 +161,7 @@ func TestGracefulStopDrains(t *testing.T) {
 	}
 	e.sim.SetLatency(200 * time.Millisecond)
 	o := e.opts()
-	o.Senders = 8
+	o.MaxEvents = 8
 	w := e.start(o)
 	e.publish(events...)
 	e.waitDeliveries(1)

@@ -24,12 +24,8 @@ const (
 	HeaderTraceparent = "traceparent"
 )
 
-// dlqWriter writes dead-letter records with acks=all.
-type dlqWriter struct {
-	w *kafka.Writer
-}
-
-func newDLQWriter(opts Options) *dlqWriter {
+// newDLQWriter is the writer of dead-letter records, with acks=all.
+func newDLQWriter(opts Options) *kafka.Writer {
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(opts.Brokers...),
 		Topic:        opts.DLQTopic,
@@ -43,10 +39,8 @@ func newDLQWriter(opts Options) *dlqWriter {
 	if d := opts.Dialer; d != nil {
 		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
 	}
-	return &dlqWriter{w: w}
+	return w
 }
-
-func (d *dlqWriter) close() { _ = d.w.Close() }
 
 // deadLetter writes one DLQ record for the event of j: narrowed to userID when the event was
 // decoded (m != nil), the original bytes otherwise. It retries until Kafka has the record or
@@ -58,10 +52,10 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, m *event.Message, use
 		return false
 	}
 	ok := p.infra(ctx, "write dead letter", func() error {
-		err := p.dlq.w.WriteMessages(ctx, rec)
+		err := p.dlq.WriteMessages(ctx, rec)
 		if tooLarge(err) {
 			rec = truncated(rec) // retried at once; the whole event stays at offpush-source
-			err = p.dlq.w.WriteMessages(ctx, rec)
+			err = p.dlq.WriteMessages(ctx, rec)
 		}
 		return err
 	})

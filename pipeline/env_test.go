@@ -96,7 +96,7 @@ func (e *env) opts() pipeline.Options {
 	return pipeline.Options{
 		Brokers: e.kafka.Brokers, Topic: e.topic, DLQTopic: e.dlq, GroupID: e.group,
 		SessionTimeout: 6 * time.Second, CommitInterval: 100 * time.Millisecond,
-		Senders: 32, EventWorkers: 8, BatchSize: 100, MaxAttempts: 4,
+		BatchSize: 100, MaxAttempts: 4,
 		InitialBackoff: 20 * time.Millisecond, MaxElapsed: 3 * time.Second, ShutdownGrace: 10 * time.Second,
 		Topics: e.topics,
 		Logger: slog.New(slog.NewTextHandler(tlogWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

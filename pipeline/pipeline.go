@@ -13,9 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
-
-	"offpush/apns"
-	"offpush/presence"
 )
 
 // Options configure a Pipeline. Zero values take the defaults noted.
@@ -27,10 +24,23 @@ type Options struct {
 	Dialer         *kafka.Dialer // TLS/SASL; nil = plain TCP
 	SessionTimeout time.Duration // default 10s (≥ 6s against kfake)
 	CommitInterval time.Duration // default 1s
-	QueueSize      int           // events buffered between fetch loop and workers, default 1024
-	EventWorkers   int           // events processed at once, default 64
-	Senders        int           // concurrent APNs sends, default 1000
+	QueueSize      int           // records kafka-go buffers ahead of the fetch loop, default 1024
 	BatchSize      int           // recipients per Redis round trip, default 500
+	// MaxEvents and MaxBytes bound the events admitted and not finished (and their value
+	// bytes), over all keys: the fetch loop waits while either is reached. Defaults 10000 and
+	// 64 MiB. An event larger than MaxBytes runs alone.
+	MaxEvents int
+	MaxBytes  int64
+	// LargeEvent is the number of recipients above which an event is large: its batches go
+	// through the bulk lane, and its pushes wait behind those of small events for APNs
+	// in-flight slots. Default 200.
+	LargeEvent int
+	// FanoutWindow is how many batches of one event are in flight at once (the lookup and
+	// claim of the next overlap the sends of the earlier ones); default 4.
+	FanoutWindow int
+	// BulkBatches bounds the batches of large events in flight at once, over all events;
+	// default 16.
+	BulkBatches    int
 	Expiry         time.Duration // push expiry window, default 24h
 	MaxAttempts    int           // APNs attempts per push, default 5
 	MaxElapsed     time.Duration // retry budget per push, default 30s
@@ -67,9 +77,14 @@ func (o *Options) setDefaults() {
 	defD(&o.SessionTimeout, 10*time.Second)
 	defD(&o.CommitInterval, time.Second)
 	def(&o.QueueSize, 1024)
-	def(&o.EventWorkers, 64)
-	def(&o.Senders, 1000)
 	def(&o.BatchSize, 500)
+	def(&o.MaxEvents, 10000)
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 64 << 20
+	}
+	def(&o.LargeEvent, 200)
+	def(&o.FanoutWindow, 4)
+	def(&o.BulkBatches, 16)
 	defD(&o.Expiry, 24*time.Hour)
 	def(&o.MaxAttempts, 5)
 	defD(&o.MaxElapsed, 30*time.Second)
@@ -92,14 +107,15 @@ func (o *Options) setDefaults() {
 // Pipeline consumes message events and pushes them. Create it with New and run it with Run.
 type Pipeline struct {
 	opts    Options
-	store   *presence.Store
-	apns    *apns.Pool
+	store   Store
+	apns    Sender
 	log     *slog.Logger
 	metrics *metrics
 	tracer  trace.Tracer
 	offsets *offsets
-	dlq     *dlqWriter
-	sends   chan *sendJob
+	dlq     deadLetterWriter
+	sched   *scheduler
+	bulk    chan struct{} // slots of the bulk lane: batches of large events in flight
 
 	// stopping is closed when the fetch loop stops: retries give up early to let the drain end.
 	stopping chan struct{}
@@ -109,25 +125,30 @@ type Pipeline struct {
 	joined   bool
 }
 
-// New builds a pipeline from its dependencies; nothing connects until Run.
-func New(opts Options, store *presence.Store, pool *apns.Pool) (*Pipeline, error) {
-	opts.setDefaults()
+// New builds a pipeline from its dependencies (a *presence.Store and an *apns.Pool in
+// production); nothing connects until Run.
+func New(opts Options, store Store, sender Sender) (*Pipeline, error) {
 	if len(opts.Brokers) == 0 {
 		return nil, errors.New("pipeline: no Kafka brokers")
 	}
+	opts.setDefaults()
+	return newPipeline(opts, store, sender, newDLQWriter(opts))
+}
+
+// newPipeline wires a pipeline around its stages; opts has its defaults.
+func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter) (*Pipeline, error) {
 	m, err := newMetrics(opts.Meter)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline metrics: %w", err)
 	}
 	p := &Pipeline{
-		opts: opts, store: store, apns: pool, log: opts.Logger, metrics: m,
+		opts: opts, store: store, apns: sender, log: opts.Logger, metrics: m, dlq: dlq,
 		tracer:   opts.Tracer.Tracer("offpush/pipeline"),
 		offsets:  newOffsets(),
-		sends:    make(chan *sendJob),
+		bulk:     make(chan struct{}, opts.BulkBatches),
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
 	}
-	p.dlq = newDLQWriter(opts)
 	return p, nil
 }
 
@@ -171,7 +192,7 @@ func (p *Pipeline) newReader() *kafka.Reader {
 func (p *Pipeline) Run(ctx context.Context) error {
 	r := p.newReader()
 	defer r.Close()
-	defer p.dlq.close()
+	defer p.dlq.Close()
 
 	// work lives until the drain ends; ctx only stops the fetch loop.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -187,47 +208,28 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	var workers, senders sync.WaitGroup
-	for range p.opts.Senders {
-		senders.Go(func() { p.sendLoop(work) })
-	}
-	jobs := make([]chan *job, p.opts.EventWorkers)
-	for i := range jobs {
-		jobs[i] = make(chan *job, max(1, p.opts.QueueSize/len(jobs)))
-		workers.Go(func() {
-			for j := range jobs[i] {
-				if p.isStopping() {
-					continue // queued, not started: left uncommitted for the partition's next owner
-				}
-				p.process(work, j)
-			}
-		})
-	}
+	p.sched = newScheduler(p.opts.MaxEvents, p.opts.MaxBytes, func(j *job) { p.process(work, j) }, p.isStopping)
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); p.commitLoop(work, r) }()
 
-	fetchErr := p.fetchLoop(fetchCtx, r, jobs)
-	for _, ch := range jobs {
-		close(ch)
-	}
+	fetchErr := p.fetchLoop(fetchCtx, r)
 	close(p.stopping)
 	p.log.Info("draining", "inFlight", p.offsets.inFlight(), "grace", p.opts.ShutdownGrace)
-	p.drain(&workers)
+	p.drain()
 	cancelWork()
-	workers.Wait() // workers return promptly once work is cancelled
+	p.sched.wait() // events return promptly once work is cancelled
 	<-commitDone
 	if !p.isKilled() {
 		p.commit(context.Background(), r) // final commit, on a fresh context
 	}
-	close(p.sends)
-	senders.Wait()
 	return fetchErr
 }
 
-// drain waits for the workers to finish their events, at most ShutdownGrace.
-func (p *Pipeline) drain(workers *sync.WaitGroup) {
+// drain waits for the running events to finish, at most ShutdownGrace; queued ones are
+// skipped.
+func (p *Pipeline) drain() {
 	drained := make(chan struct{})
-	go func() { workers.Wait(); close(drained) }()
+	go func() { p.sched.wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-p.killed:
@@ -250,9 +252,9 @@ func (p *Pipeline) isKilled() bool {
 	}
 }
 
-// fetchLoop reads events and hands them to the workers until ctx ends. Events with the same
-// key (one conversation) go to the same worker, so a conversation's pushes leave in order.
-func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs []chan *job) error {
+// fetchLoop reads events and admits them to the scheduler until ctx ends. It waits only
+// while the in-flight budget is spent, never for one key.
+func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader) error {
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -271,25 +273,10 @@ func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader, jobs []chan *
 		j := &job{msg: m, ticket: p.offsets.track(m.Topic, m.Partition, m.Offset)}
 		p.metrics.eventsConsumed.Add(ctx, 1)
 		p.metrics.fetched(m)
-		select {
-		case jobs[workerFor(m, len(jobs))] <- j:
-		case <-ctx.Done():
-			// Not handed over: it stays unfinished and uncommitted.
-			return nil
+		if !p.sched.admit(ctx, j) {
+			return nil // not admitted: it stays unfinished and uncommitted
 		}
 	}
-}
-
-// workerFor picks the worker of an event: by key (FNV-1a), or by partition when it has none.
-func workerFor(m kafka.Message, n int) int {
-	if len(m.Key) == 0 {
-		return (m.Partition + int(m.Offset)) % n
-	}
-	h := uint32(2166136261)
-	for _, c := range m.Key {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return int(h % uint32(n))
 }
 
 func (p *Pipeline) setJoined() {

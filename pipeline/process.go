@@ -4,12 +4,14 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"offpush/apns"
 	"offpush/event"
 	"offpush/presence"
 	"offpush/render"
@@ -45,13 +47,65 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		p.offsets.finish(j.ticket)
 		return
 	}
-	for start := 0; start < len(m.Recipients); start += p.opts.BatchSize {
-		end := min(start+p.opts.BatchSize, len(m.Recipients))
-		if !p.processBatch(ctx, j, m, prep, m.Recipients[start:end], now) {
-			return
-		}
+	if p.fanOut(ctx, j, m, prep, now) {
+		p.offsets.finish(j.ticket)
 	}
-	p.offsets.finish(j.ticket)
+}
+
+// fanOut runs the recipients of m in batches of BatchSize, up to FanoutWindow batches at once,
+// so that the lookups and claims of later batches overlap the sends of earlier ones. The
+// batches of a large event (more than LargeEvent recipients) also each hold a slot of the bulk
+// lane, and their pushes take APNs in-flight slots only when no small event's push waits.
+// A device is in one batch, and the next event of the key starts only after this one
+// finished, so a device still gets a conversation's pushes in message order. false means ctx
+// ended before every batch finished.
+func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, now time.Time) bool {
+	users := m.Recipients
+	lane := apns.Fast
+	if len(users) > p.opts.LargeEvent {
+		lane = apns.Bulk
+	}
+	if len(users) <= p.opts.BatchSize && lane == apns.Fast {
+		return p.processBatch(ctx, j, m, prep, users, now, lane)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	window := make(chan struct{}, p.opts.FanoutWindow)
+	for start := 0; start < len(users) && !failed.Load(); start += p.opts.BatchSize {
+		batch := users[start:min(start+p.opts.BatchSize, len(users))]
+		if !acquire(ctx, window) {
+			failed.Store(true)
+			break
+		}
+		if lane == apns.Bulk && !acquire(ctx, p.bulk) {
+			<-window
+			failed.Store(true)
+			break
+		}
+		wg.Go(func() {
+			defer func() {
+				if lane == apns.Bulk {
+					<-p.bulk
+				}
+				<-window
+			}()
+			if !p.processBatch(ctx, j, m, prep, batch, now, lane) {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return !failed.Load()
+}
+
+// acquire takes a slot of sem, waiting as long as ctx allows.
+func acquire(ctx context.Context, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // target is one device that passed every skip rule and is about to be claimed and pushed.
@@ -63,7 +117,7 @@ type target struct {
 }
 
 // processBatch handles one batch of recipients; false means ctx ended before it finished.
-func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time) bool {
+func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time, lane apns.Lane) bool {
 	var recs []presence.Recipient
 	lctx, span := p.tracer.Start(ctx, "presence.lookup", trace.WithAttributes(attribute.Int("offpush.recipients", len(users))))
 	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(lctx, users); return })
@@ -92,7 +146,17 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 	if !ok {
 		return false
 	}
-	return p.sendBatch(ctx, j, m, prep, targets, claims, results)
+	return p.sendBatch(ctx, batch{j: j, m: m, prep: prep, lane: lane, targets: targets, claims: claims}, results)
+}
+
+// batch is the claimed devices of one batch of an event, on their way to APNs.
+type batch struct {
+	j       *job
+	m       *event.Message
+	prep    *render.Prepared
+	lane    apns.Lane
+	targets []target
+	claims  []presence.Claim
 }
 
 // decide applies the skip rules to every device of a batch and returns the devices to push.
@@ -138,13 +202,13 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 // another worker (a partition's previous owner still sending during a rebalance) are claimed
 // again every busyPoll until that worker finished them (done: skipped as duplicates) or their
 // lease ran out (resend), so a rebalance pushes nothing twice.
-func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, targets []target, claims []presence.Claim, results []presence.ClaimResult) bool {
-	idx := make([]int, len(targets))
+func (p *Pipeline) sendBatch(ctx context.Context, b batch, results []presence.ClaimResult) bool {
+	idx := make([]int, len(b.targets))
 	for i := range idx {
 		idx[i] = i
 	}
 	for {
-		busy, ok := p.sendRound(ctx, j, m, prep, targets, claims, results, idx)
+		busy, ok := p.sendRound(ctx, b, results, idx)
 		if !ok {
 			return false
 		}
@@ -158,7 +222,7 @@ func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep
 		}
 		again := make([]presence.Claim, len(busy))
 		for k, i := range busy {
-			again[k] = claims[i]
+			again[k] = b.claims[i]
 		}
 		var res []presence.ClaimResult
 		if !p.infra(ctx, "presence claim", func() (err error) { res, err = p.store.Claim(ctx, again); return }) {
@@ -174,10 +238,11 @@ func (p *Pipeline) sendBatch(ctx context.Context, j *job, m *event.Message, prep
 // busyPoll is how often a claim busy on another worker is tried again.
 const busyPoll = 200 * time.Millisecond
 
-// sendRound sends the pushes idx of a batch whose claims are new or handed over, waits for
-// them, settles their dedupe keys (done for sent and dead tokens, released for dead letters so
-// a replay can push), and returns the busy ones. ok is false when ctx ended first.
-func (p *Pipeline) sendRound(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, targets []target, claims []presence.Claim, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
+// sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
+// goroutine of its own (the APNs pool bounds what is in flight), waits for them, settles their
+// dedupe keys (done for sent and dead tokens, released for dead letters so a replay can
+// push), and returns the busy ones. ok is false when ctx ended first.
+func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var wg sync.WaitGroup
 	jobs := make([]sendJob, len(idx))
 	for k, i := range idx {
@@ -192,29 +257,23 @@ func (p *Pipeline) sendRound(ctx context.Context, j *job, m *event.Message, prep
 			busy = append(busy, i)
 			continue
 		}
-		t := targets[i]
-		n := prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)
-		jobs[k] = sendJob{ctx: ctx, job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, n: n, wg: &wg}
-		wg.Add(1)
-		select {
-		case p.sends <- &jobs[k]:
-		case <-ctx.Done():
-			wg.Done()
-			wg.Wait()
-			return nil, false
-		}
+		t := b.targets[i]
+		sj := &jobs[k]
+		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
+			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
+		wg.Go(func() { p.deliver(ctx, sj) })
 	}
 	wg.Wait()
 	var done, release []presence.Claim
 	for k, i := range idx {
 		switch {
-		case jobs[k].wg == nil:
+		case !jobs[k].started:
 		case !jobs[k].finished:
 			return nil, false // ctx ended mid-send: leave the claim pending, the event unfinished
 		case jobs[k].deadLettered:
-			release = append(release, claims[i])
+			release = append(release, b.claims[i])
 		default:
-			done = append(done, claims[i])
+			done = append(done, b.claims[i])
 		}
 	}
 	return busy, p.settle(ctx, done, release)

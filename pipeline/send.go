@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -15,34 +14,26 @@ import (
 	"offpush/render"
 )
 
-// sendJob is one push handed to the sender goroutines.
+// sendJob is one push on its way to APNs.
 type sendJob struct {
-	ctx    context.Context // carries the event's span; cancellation comes from the sender's ctx
-	job    *job
-	msg    *event.Message
-	userID string
-	busiID int
-	n      render.Notification
-	wg     *sync.WaitGroup
+	job     *job
+	msg     *event.Message
+	userID  string
+	busiID  int
+	lane    apns.Lane
+	n       render.Notification
+	started bool
 
-	// Written by the sender before wg.Done.
+	// Written by deliver.
 	finished     bool // a final outcome was reached (sent, token removed, dead-lettered)
 	deadLettered bool
-}
-
-// sendLoop is one long-lived sender goroutine: it takes pushes until the channel closes.
-func (p *Pipeline) sendLoop(ctx context.Context) {
-	for sj := range p.sends {
-		p.deliver(ctx, sj)
-		sj.wg.Done()
-	}
 }
 
 // deliver sends one push with retries and acts on the final APNs answer.
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	p.metrics.inFlight.Add(1)
 	defer p.metrics.inFlight.Add(-1)
-	ctx, span := p.tracer.Start(trace.ContextWithSpan(ctx, trace.SpanFromContext(sj.ctx)), "apns.send",
+	ctx, span := p.tracer.Start(ctx, "apns.send",
 		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)
 	span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
@@ -74,7 +65,7 @@ func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result,
 	bo := backoff.WithContext(backoff.WithMaxRetries(b, uint64(p.opts.MaxAttempts-1)), ctx)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		res := p.apns.Send(ctx, sj.busiID, &sj.n)
+		res := p.apns.Send(ctx, sj.busiID, &sj.n, sj.lane)
 		p.metrics.apnsRequest(ctx, res, time.Since(start))
 		if res.Class != apns.Retry && res.Class != apns.RefreshAuth {
 			return res, attempt

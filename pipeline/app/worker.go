@@ -98,7 +98,9 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 	return pipeline.Options{
 		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, DLQTopic: cfg.Kafka.DLQTopic, GroupID: cfg.Kafka.GroupID,
 		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, CommitInterval: cfg.Kafka.CommitInterval,
-		QueueSize: cfg.Pipeline.QueueSize, Senders: cfg.Pipeline.Workers, BatchSize: cfg.Pipeline.BatchSize,
+		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize,
+		MaxEvents: cfg.Pipeline.MaxEvents, MaxBytes: cfg.Pipeline.MaxBytes, LargeEvent: cfg.Pipeline.LargeEvent,
+		FanoutWindow: cfg.Pipeline.FanoutWindow, BulkBatches: cfg.Pipeline.BulkBatches,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
 		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
 		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,

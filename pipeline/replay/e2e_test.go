@@ -117,7 +117,7 @@ func (s *system) start() {
 	p, err := pipeline.New(pipeline.Options{
 		Brokers: s.k.Brokers, Topic: s.topic, DLQTopic: s.dlq, GroupID: workerGroup,
 		SessionTimeout: 6 * time.Second, CommitInterval: 50 * time.Millisecond,
-		Senders: 4, EventWorkers: 2, MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond,
+		MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond,
 		MaxElapsed: 2 * time.Second, ShutdownGrace: 5 * time.Second,
 		Topics: map[int]string{2382: "com.example.im"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

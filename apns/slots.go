@@ -1,0 +1,76 @@
+package apns
+
+import (
+	"context"
+	"sync"
+)
+
+// Lane orders the requests that wait for an in-flight slot of one certificate: when a slot
+// frees, a waiting Fast request takes it before any Bulk one. The pipeline sends the pushes
+// of one-to-one and small-group events in the Fast lane and the fan-out of large groups in
+// the Bulk lane, so a large group never stands in front of a one-to-one push.
+type Lane uint8
+
+// Lanes of Pool.Send.
+const (
+	Fast Lane = iota
+	Bulk
+)
+
+// slots is a counting semaphore with two priority classes. Waiters of a class are served in
+// arrival order.
+type slots struct {
+	mu   sync.Mutex
+	free int
+	wait [2][]chan struct{} // by Lane
+}
+
+func newSlots(n int) *slots { return &slots{free: n} }
+
+// acquire takes a slot, waiting as long as ctx allows.
+func (s *slots) acquire(ctx context.Context, lane Lane) error {
+	s.mu.Lock()
+	if s.free > 0 && len(s.wait[Fast]) == 0 && (lane == Fast || len(s.wait[Bulk]) == 0) {
+		s.free--
+		s.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	s.wait[lane] = append(s.wait[lane], ch)
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.wait[lane] {
+		if w == ch {
+			s.wait[lane] = append(s.wait[lane][:i], s.wait[lane][i+1:]...)
+			return ctx.Err()
+		}
+	}
+	// Granted meanwhile: hand the slot on.
+	s.releaseLocked()
+	return ctx.Err()
+}
+
+// release returns a slot, to the first Fast waiter, else the first Bulk waiter.
+func (s *slots) release() {
+	s.mu.Lock()
+	s.releaseLocked()
+	s.mu.Unlock()
+}
+
+func (s *slots) releaseLocked() {
+	for lane := range s.wait {
+		if q := s.wait[lane]; len(q) > 0 {
+			close(q[0])
+			q[0] = nil
+			s.wait[lane] = q[1:]
+			return
+		}
+	}
+	s.free++
+}

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+)
+
+// scheduler runs fetched events with key ordering: the events of one Kafka key (one
+// conversation) run one after another in fetch order, events of different keys run at once,
+// each on a goroutine of its own. What bounds the work is a budget of events and bytes
+// admitted and not yet finished, shared by all keys, not a number of workers: a key with a
+// backlog holds only its own events back, and the fetch loop waits only when the whole
+// budget is spent.
+type scheduler struct {
+	maxEvents int
+	maxBytes  int64
+	run       func(*job) // processes one event; returns when it is finished or abandoned
+	skip      func() bool
+
+	mu     sync.Mutex
+	keys   map[string]*keyQueue
+	events int   // admitted, not finished
+	bytes  int64 // value bytes of those events
+	freed  chan struct{}
+	wg     sync.WaitGroup
+}
+
+// keyQueue is the events of one key admitted and not finished; q[0] is running.
+type keyQueue struct {
+	q []*job
+}
+
+// newScheduler returns a scheduler that calls run for each admitted event. skip, checked
+// before an event starts, leaves it unstarted (the pipeline is stopping: its offset stays
+// uncommitted for the partition's next owner).
+func newScheduler(maxEvents int, maxBytes int64, run func(*job), skip func() bool) *scheduler {
+	return &scheduler{
+		maxEvents: maxEvents, maxBytes: maxBytes, run: run, skip: skip,
+		keys: map[string]*keyQueue{}, freed: make(chan struct{}, 1),
+	}
+}
+
+// admit waits until j fits the budget, then queues it behind the unfinished events of its key
+// (or starts it). An event larger than the whole byte budget is admitted when nothing else is
+// in flight. false means ctx ended first; j was not admitted.
+func (s *scheduler) admit(ctx context.Context, j *job) bool {
+	size := int64(len(j.msg.Value))
+	for !s.reserve(size) {
+		select {
+		case <-s.freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(j.msg.Key) == 0 { // no key, no order: a queue of its own
+		s.start(&keyQueue{q: []*job{j}}, "")
+		return true
+	}
+	key := string(j.msg.Key)
+	if kq := s.keys[key]; kq != nil {
+		kq.q = append(kq.q, j)
+		return true
+	}
+	kq := &keyQueue{q: []*job{j}}
+	s.keys[key] = kq
+	s.start(kq, key)
+	return true
+}
+
+// reserve takes size bytes and one event from the budget if they fit.
+func (s *scheduler) reserve(size int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events > 0 && (s.events >= s.maxEvents || s.bytes+size > s.maxBytes) {
+		return false
+	}
+	s.events++
+	s.bytes += size
+	return true
+}
+
+// start runs kq's events on a new goroutine until the queue is empty. Called with mu held.
+func (s *scheduler) start(kq *keyQueue, key string) {
+	first := kq.q[0]
+	s.wg.Go(func() {
+		for j := first; j != nil; j = s.next(kq, key) {
+			if !s.skip() {
+				s.run(j)
+			}
+		}
+	})
+}
+
+// next retires the running event of kq and returns the key's next one, nil when none is left
+// (the queue is then forgotten).
+func (s *scheduler) next(kq *keyQueue, key string) *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	done := kq.q[0]
+	kq.q[0] = nil
+	kq.q = kq.q[1:]
+	s.events--
+	s.bytes -= int64(len(done.msg.Value))
+	select {
+	case s.freed <- struct{}{}:
+	default:
+	}
+	if len(kq.q) > 0 {
+		return kq.q[0]
+	}
+	if key != "" {
+		delete(s.keys, key)
+	}
+	return nil
+}
+
+// wait blocks until every admitted event has run or been skipped.
+func (s *scheduler) wait() { s.wg.Wait() }
+
+// inFlight is the number of admitted events not finished.
+func (s *scheduler) inFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events
+}
