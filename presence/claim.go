@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Claim asks to push message MsgID to device Token of UserID.
+// Claim asks to push message MsgID to device Token of UserID. Claim, Done, Release and
+// DedupeStates take it; the last three ignore IgnoreBadge.
 type Claim struct {
 	UserID, MsgID, Token string
+	// SentAt is the message's sentAt (event.Message.SentAt). It picks the dedupe bucket, so
+	// every claim, Done and Release of one push must carry the same SentAt: a redelivered or
+	// replayed event its original one. Zero (the producer did not say) works too: such a push
+	// goes to the bucket of the Store's clock now and is looked for in every bucket of the
+	// last DedupeTTL, a few more reads per claim.
+	SentAt time.Time
 	// IgnoreBadge (the message's ios.ignoreBadge) pushes without touching the badge.
 	IgnoreBadge bool
 }
@@ -47,7 +55,7 @@ type ClaimResult struct {
 }
 
 // Claim claims a batch of pushes in one round trip, atomically per device: a new claim marks
-// its dedupe key pending and, unless IgnoreBadge, adds 1 to the device badge, so concurrent
+// its dedupe field pending and, unless IgnoreBadge, adds 1 to the device badge, so concurrent
 // claims for one device get distinct, rising badges. A pending claim younger than
 // Options.ClaimLease answers ClaimBusy; an older one is handed over as ClaimResend with its
 // badge. Results are in input order. On an error some claims may have been made.
@@ -55,14 +63,17 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 	if len(claims) == 0 {
 		return nil, nil
 	}
+	now := s.opts.Now()
 	cmds, err := s.evalBatch(ctx, s.claim, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
 		c := claims[i]
 		ignore := "0"
 		if c.IgnoreBadge {
 			ignore = "1"
 		}
-		keys := []string{s.userKey(c.UserID), s.dedupeKey(c.UserID, c.MsgID, c.Token)}
-		return s.claim.EvalSha(ctx, p, keys, c.Token, ignore, s.ttlMs, s.leaseMs)
+		l := s.locate(c, now)
+		keys := append([]string{s.userKey(c.UserID)}, l.keys...)
+		args := append([]any{c.Token, l.field, ignore, s.ttlMs, s.leaseMs, s.capMs}, l.endArgs()...)
+		return s.claim.EvalSha(ctx, p, keys, args...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim %d pushes: %w", len(claims), err)
@@ -79,31 +90,63 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 }
 
 // Done marks a batch of claimed pushes finished (sent, or the token is dead) in one round
-// trip; a later claim answers ClaimDone. (Release is for pushes written to the DLQ.) Their dedupe keys keep their TTL; one that expired is written with a fresh
-// DedupeTTL.
+// trip; a later claim answers ClaimDone. (Release is for pushes written to the DLQ.) The
+// dedupe hash keeps its expiry, extended if needed to DedupeTTL past the later of now and its
+// bucket's end; Done of a push whose hash expired (or was never written) writes it anew.
 func (s *Store) Done(ctx context.Context, dones []Claim) error {
 	if len(dones) == 0 {
 		return nil
 	}
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, d := range dones {
-			key := s.dedupeKey(d.UserID, d.MsgID, d.Token)
-			p.SetArgs(ctx, key, "s", redis.SetArgs{Mode: "XX", KeepTTL: true})
-			p.SetNX(ctx, key, "s", s.opts.DedupeTTL)
+	now := s.opts.Now()
+	_, err := s.evalBatch(ctx, s.done, len(dones), func(p redis.Pipeliner, i int) *redis.Cmd {
+		l := s.locate(dones[i], now)
+		args := append([]any{l.field, s.ttlMs, s.capMs}, l.endArgs()...)
+		return s.done.EvalSha(ctx, p, l.keys, args...)
+	})
+	if err != nil {
+		return fmt.Errorf("done %d pushes: %w", len(dones), err)
+	}
+	return nil
+}
+
+// DedupeStates reads the dedupe records of a batch of pushes in one round trip and changes
+// nothing: pending (claimed, unfinished), done, or absent. Results are in input order. It is
+// for tests and tools that check what the pipeline left (the chaos harness, crash tests):
+// nothing else should need to know where dedupe records live.
+func (s *Store) DedupeStates(ctx context.Context, claims []Claim) ([]DedupeState, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	now := s.opts.Now()
+	cmds := make([][]*redis.StringCmd, len(claims))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range claims {
+			l := s.locate(c, now)
+			cmds[i] = make([]*redis.StringCmd, len(l.keys))
+			for j, k := range l.keys {
+				cmds[i][j] = p.HGet(ctx, k, l.field)
+			}
 		}
 		return nil
 	})
-	// SET XX answers nil when the key is absent: not an error. Pipelined reports only the
-	// first failed command, which may be such a nil.
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("done %d pushes: %w", len(dones), err)
+		return nil, fmt.Errorf("dedupe states of %d pushes: %w", len(claims), err)
 	}
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("done %d pushes: %w", len(dones), err)
+	out := make([]DedupeState, len(claims))
+	for i, cs := range cmds {
+		for _, c := range cs {
+			v, err := c.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("dedupe states of %d pushes: %w", len(claims), err)
+			}
+			out[i] = parseDedupe(v)
+			break
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // evalBatch queues n EVALSHA calls of sc in one pipeline and returns their commands. Calls

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,17 +13,24 @@ import (
 )
 
 // TestClaimStates walks one (message, device) pair through New, Busy, Resend and Done, and
-// checks IgnoreBadge and Gone, all in one batch call where the order of results matters.
+// checks IgnoreBadge and Gone, all in one batch call where the order of results matters; with
+// the message's sentAt, and without one (the Store's clock picks the bucket).
 func TestClaimStates(t *testing.T) {
+	for name, sentAt := range map[string]time.Time{"sentAt": time.Now(), "zero sentAt": {}} {
+		t.Run(name, func(t *testing.T) { testClaimStates(t, sentAt) })
+	}
+}
+
+func testClaimStates(t *testing.T, sentAt time.Time) {
 	ctx := context.Background()
 	e := newEnv(t)
 	const lease = 300 * time.Millisecond
 	e.store = presence.New(e.rdb, presence.Options{ClaimLease: lease})
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
 	must(t, e.store.Background(ctx, "bob", tokA, 3))
-	m1 := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA}
-	m2 := presence.Claim{UserID: "bob", MsgID: "m2", Token: tokA, IgnoreBadge: true}
-	unknown := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokB}
+	m1 := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA, SentAt: sentAt}
+	m2 := presence.Claim{UserID: "bob", MsgID: "m2", Token: tokA, SentAt: sentAt, IgnoreBadge: true}
+	unknown := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokB, SentAt: sentAt}
 	claim := func(cs ...presence.Claim) []presence.ClaimResult {
 		t.Helper()
 		r, err := e.store.Claim(ctx, cs)
@@ -62,6 +68,10 @@ func TestClaimStates(t *testing.T) {
 		t.Fatalf("badge field = %s, want 4", b)
 	}
 
+	if st := states(t, e.store, m1, m2, unknown); st[0].Status != presence.DedupePending || st[0].Badge != 4 ||
+		st[1].Status != presence.DedupePending || st[1].Badge != -1 || st[2].Status != presence.DedupeAbsent {
+		t.Fatalf("DedupeStates of the pending claims = %+v", st)
+	}
 	must(t, e.store.Done(ctx, []presence.Claim{m1, m2}))
 	got = claim(m1, m2)
 	want = []presence.ClaimResult{{State: presence.ClaimDone, Badge: -1}, {State: presence.ClaimDone, Badge: -1}}
@@ -70,38 +80,9 @@ func TestClaimStates(t *testing.T) {
 	}
 
 	must(t, e.store.Logout(ctx, "bob", tokA))
-	got = claim(presence.Claim{UserID: "bob", MsgID: "m3", Token: tokA})
+	got = claim(presence.Claim{UserID: "bob", MsgID: "m3", Token: tokA, SentAt: sentAt})
 	if got[0].State != presence.ClaimGone {
 		t.Fatalf("claim after logout = %+v, want Gone", got[0])
-	}
-}
-
-// TestDedupeKeyTTL: Claim writes the dedupe key with DedupeTTL, Done keeps that TTL, and Done
-// of an expired key writes one with a fresh TTL (never a key without TTL).
-func TestDedupeKeyTTL(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	s := presence.New(e.rdb, presence.Options{DedupeTTL: time.Hour})
-	must(t, s.SetToken(ctx, "bob", tokA, 2382))
-	c := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA}
-	key := "op:{bob}:dd:m1:" + tokA
-	if _, err := s.Claim(ctx, []presence.Claim{c}); err != nil {
-		t.Fatal(err)
-	}
-	if v := e.rdb.Get(ctx, key).Val(); !strings.HasPrefix(v, "p:1:") {
-		t.Fatalf("dedupe value after Claim = %q, want p:1:<claimed at>", v)
-	}
-	must(t, e.rdb.PExpire(ctx, key, 10*time.Minute).Err()) // as if 50 minutes had passed
-	must(t, s.Done(ctx, []presence.Claim{c}))
-	if v, ttl := e.rdb.Get(ctx, key).Val(), e.rdb.PTTL(ctx, key).Val(); v != "s" || ttl <= 0 || ttl > 10*time.Minute {
-		t.Fatalf("after Done: value %q ttl %v, want s with the remaining 10m", v, ttl)
-	}
-
-	gone := presence.Claim{UserID: "bob", MsgID: "expired", Token: tokA}
-	must(t, s.Done(ctx, []presence.Claim{gone}))
-	key = "op:{bob}:dd:expired:" + tokA
-	if v, ttl := e.rdb.Get(ctx, key).Val(), e.rdb.PTTL(ctx, key).Val(); v != "s" || ttl <= 50*time.Minute || ttl > time.Hour {
-		t.Fatalf("Done of an absent key: value %q ttl %v, want s with DedupeTTL", v, ttl)
 	}
 }
 
@@ -135,18 +116,23 @@ func TestConcurrentClaimsDistinctBadges(t *testing.T) {
 }
 
 // TestClaimReloadsFlushedScript: after SCRIPT FLUSH (a Redis restart or failover) EVALSHA
-// answers NOSCRIPT; Claim loads the script and still answers in one call.
+// answers NOSCRIPT; Claim and Done load their scripts and still answer in one call.
 func TestClaimReloadsFlushedScript(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
+	claims := []presence.Claim{{UserID: "bob", MsgID: "m1", Token: tokA}, {UserID: "bob", MsgID: "m2", Token: tokA}}
 	must(t, e.rdb.ScriptFlush(ctx).Err())
-	r, err := e.store.Claim(ctx, []presence.Claim{
-		{UserID: "bob", MsgID: "m1", Token: tokA}, {UserID: "bob", MsgID: "m2", Token: tokA}})
+	r, err := e.store.Claim(ctx, claims)
 	must(t, err)
 	want := []presence.ClaimResult{{State: presence.ClaimNew, Badge: 1}, {State: presence.ClaimNew, Badge: 2}}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("claims after SCRIPT FLUSH = %+v, want %+v", r, want)
+	}
+	must(t, e.rdb.ScriptFlush(ctx).Err())
+	must(t, e.store.Done(ctx, claims))
+	if st := states(t, e.store, claims...); st[0].Status != presence.DedupeDone || st[1].Status != presence.DedupeDone {
+		t.Fatalf("after Done following SCRIPT FLUSH: %+v", st)
 	}
 }
 
@@ -155,18 +141,21 @@ func TestClaimAndDoneOneRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
-	claims := make([]presence.Claim, 500)
+	now := time.Now()
+	claims := make([]presence.Claim, 501)
 	for i := range claims {
-		claims[i] = presence.Claim{UserID: "bob", MsgID: "m" + strconv.Itoa(i), Token: tokA}
+		claims[i] = presence.Claim{UserID: "bob", MsgID: "m" + strconv.Itoa(i), Token: tokA, SentAt: now}
 	}
-	if _, err := e.store.Claim(ctx, claims[:1]); err != nil { // loads the script
+	if _, err := e.store.Claim(ctx, claims[500:]); err != nil { // loads the scripts
 		t.Fatal(err)
 	}
+	must(t, e.store.Done(ctx, claims[500:]))
+	claims = claims[:500]
 	e.hook.reset()
 	r, err := e.store.Claim(ctx, claims)
 	must(t, err)
-	if r[499].State != presence.ClaimNew || r[499].Badge != 500 {
-		t.Fatalf("last claim = %+v, want New with badge 500", r[499])
+	if r[499].State != presence.ClaimNew || r[499].Badge != 501 {
+		t.Fatalf("last claim = %+v, want New with badge 501", r[499])
 	}
 	must(t, e.store.Done(ctx, claims))
 	if calls, pipes := e.hook.calls.Load(), e.hook.pipes.Load(); calls != 0 || pipes != 2 {
@@ -186,19 +175,49 @@ func TestClaimStateString(t *testing.T) {
 }
 
 // TestRelease: a released push (written to the DLQ) can be claimed anew, as a replay does;
-// the badge it took is kept.
+// the badge it took is kept, and so is another push in the same hash. Releasing the last
+// push of a hash deletes it.
 func TestRelease(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
-	c := []presence.Claim{{UserID: "bob", MsgID: "m1", Token: tokA}}
-	if _, err := e.store.Claim(ctx, c); err != nil {
+	now := time.Now()
+	m1 := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA, SentAt: now}
+	m2 := presence.Claim{UserID: "bob", MsgID: "m2", Token: tokA, SentAt: now}
+	if _, err := e.store.Claim(ctx, []presence.Claim{m1, m2}); err != nil {
 		t.Fatal(err)
 	}
-	must(t, e.store.Release(ctx, c))
-	r, err := e.store.Claim(ctx, c)
-	must(t, err)
-	if want := (presence.ClaimResult{State: presence.ClaimNew, Badge: 2}); r[0] != want {
-		t.Fatalf("claim after Release = %+v, want %+v", r[0], want)
+	must(t, e.store.Done(ctx, []presence.Claim{m2}))
+	must(t, e.store.Release(ctx, []presence.Claim{m1}))
+	if st := states(t, e.store, m1, m2); st[0].Status != presence.DedupeAbsent || st[1].Status != presence.DedupeDone {
+		t.Fatalf("after releasing m1: states %+v, want absent and done", st)
 	}
+	r, err := e.store.Claim(ctx, []presence.Claim{m1, m2})
+	must(t, err)
+	want := []presence.ClaimResult{{State: presence.ClaimNew, Badge: 3}, {State: presence.ClaimDone, Badge: -1}}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("claims after Release = %+v, want %+v", r, want)
+	}
+	must(t, e.store.Release(ctx, []presence.Claim{m1, m2}))
+	if keys := e.rdb.Keys(ctx, "op:{bob}:dd:*").Val(); len(keys) != 0 {
+		t.Fatalf("dedupe keys after releasing every push: %v", keys)
+	}
+	// Released without SentAt, claimed without: the same.
+	z := presence.Claim{UserID: "bob", MsgID: "m3", Token: tokA}
+	for range 2 {
+		r, err := e.store.Claim(ctx, []presence.Claim{z})
+		must(t, err)
+		if r[0].State != presence.ClaimNew {
+			t.Fatalf("claim of %+v = %+v, want new", z, r[0])
+		}
+		must(t, e.store.Release(ctx, []presence.Claim{z}))
+	}
+}
+
+// states is Store.DedupeStates, failing t on an error.
+func states(t *testing.T, s *presence.Store, claims ...presence.Claim) []presence.DedupeState {
+	t.Helper()
+	st, err := s.DedupeStates(context.Background(), claims)
+	must(t, err)
+	return st
 }

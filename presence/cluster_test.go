@@ -43,7 +43,8 @@ func TestUserKeysShareOneSlot(t *testing.T) {
 	rec := &recorder{}
 	cc.AddHook(rec)
 	s := presence.New(cc, presence.Options{})
-	bob := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA}
+	bob := presence.Claim{UserID: "bob", MsgID: "m1", Token: tokA, SentAt: time.Now()}
+	bobZero := presence.Claim{UserID: "bob", MsgID: "m2", Token: tokA}
 
 	ops := []struct {
 		name  string
@@ -58,6 +59,10 @@ func TestUserKeysShareOneSlot(t *testing.T) {
 		{"SetReceiveOpt", []string{"bob"}, func() error { return s.SetReceiveOpt(ctx, "bob", "all", presence.NotNotify) }},
 		{"Claim", []string{"bob"}, func() error { _, err := s.Claim(ctx, []presence.Claim{bob}); return err }},
 		{"Done", []string{"bob"}, func() error { return s.Done(ctx, []presence.Claim{bob}) }},
+		{"Claim without sentAt", []string{"bob"}, func() error { _, err := s.Claim(ctx, []presence.Claim{bobZero}); return err }},
+		{"Done without sentAt", []string{"bob"}, func() error { return s.Done(ctx, []presence.Claim{bobZero}) }},
+		{"DedupeStates", []string{"bob"}, func() error { _, err := s.DedupeStates(ctx, []presence.Claim{bob, bobZero}); return err }},
+		{"Release", []string{"bob"}, func() error { return s.Release(ctx, []presence.Claim{bob, bobZero}) }},
 		{"Lookup", []string{"bob"}, func() error { _, err := s.Lookup(ctx, []string{"bob"}); return err }},
 		{"GetSettings", []string{"bob"}, func() error { _, err := s.GetSettings(ctx, "bob"); return err }},
 		{"RemoveDeadToken", []string{"bob"}, func() error { _, err := s.RemoveDeadToken(ctx, "bob", tokA, time.Time{}); return err }},

@@ -1,5 +1,6 @@
 // Package presence owns offpush's Redis schema: the devices, foreground state, badges, push
-// settings and receive options of each user, and the per-device dedupe keys of the pipeline.
+// settings and receive options of each user, and the pipeline's dedupe records (one per
+// message and device, in one hash per user and time bucket).
 // Store is the only code that reads or writes these keys.
 //
 // # Schema
@@ -29,13 +30,34 @@
 //	P:tok:T   string, no TTL — the user id that owns T (SetToken; deleted by Logout and
 //	          RemoveDeadToken while it still names that user). A token belongs to one user.
 //
-//	P:{U}:dd:M:T   string, TTL DedupeTTL (48h) — one push of message M to device T
-//	  "p:N:A"      claimed at A (unix ms, Redis clock), push in flight with badge N (-1:
-//	               ignoreBadge). Claim writes it; within ClaimLease of A another Claim
-//	               answers busy, after it the claim is handed over (resend, same badge).
-//	  "s"          finished: sent, token dead, or skipped. Done writes it.
-//	  (absent)     Release deletes the key of a push written to the DLQ, so that replaying
-//	               the record pushes the device again.
+//	P:{U}:dd:S   hash, TTL below — the dedupe records of the pushes to U of the messages
+//	             sent in one bucket [S, S+DedupeBucket): S is the bucket start in unix
+//	             seconds, a multiple of DedupeBucket (default 24h) counted from the epoch, of
+//	             the message's sentAt (Claim.SentAt; a claim without one takes the Store's
+//	             clock and also searches the buckets of the last DedupeTTL, see Claim.SentAt).
+//	             One field per (message, device) push:
+//	  H          8 raw bytes: the first 8 of SHA-256(uvarint(len(M)) ‖ M ‖ T)
+//	    "p:N:A"  claimed at A (unix ms, Redis clock), push in flight with badge N (-1:
+//	             ignoreBadge). Claim writes it; within ClaimLease of A another Claim answers
+//	             busy, after it the claim is handed over (resend, same badge, A = now).
+//	    "s"      finished: sent, token dead, or skipped. Done writes it, into a new hash if
+//	             the push's hash expired.
+//	    (absent) never claimed, or Release deleted the field of a push written to the DLQ so
+//	             that replaying the record pushes the device again. A hash whose last field
+//	             is deleted is gone.
+//	  TTL        every Claim and Done write makes the hash expire no sooner than DedupeTTL
+//	             after the later of the bucket's end (capped at now + DedupeBucket, for a
+//	             sentAt in the future) and now, by Redis' clock: PEXPIREAT when the hash has no
+//	             expiry (it was just created) or an earlier one; an expiry is never shortened.
+//	             So a bucket lives DedupeTTL past its end and a push is remembered at least
+//	             DedupeTTL after its last claim: a redelivered event whose record expired is
+//	             older than sentAt + DedupeTTL, past the pipeline's expiry (≤ DedupeTTL).
+//	  Size       hashes up to hash-max-listpack-entries fields (512 by default in Redis 7)
+//	             stay listpack-encoded, ~15 bytes per finished push; the hash itself costs
+//	             ~140 bytes (key, object, main and expiry dict entries), shared by the pushes
+//	             of its user and bucket. Larger hashes become hashtables, ~60 bytes per push.
+//	             Only the Store knows where a record is: DedupeStates reads them for tests and
+//	             tools.
 //
 // Values are parsed leniently: a malformed number reads as 0, so one bad field cannot stall
 // the pipeline (a device with busiId 0 ends in the DLQ as an unknown certificate).

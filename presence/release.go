@@ -7,16 +7,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Release forgets the dedupe keys of a batch of claims in one round trip. The pipeline releases
-// a push it wrote to the dead-letter topic, so that replaying the record pushes the device
-// (a done key would make the replay a duplicate). The badge taken by the claim is kept.
+// Release forgets the dedupe records of a batch of claims in one round trip (their fields are
+// deleted; a hash left empty goes with its last field). The pipeline releases a push it wrote
+// to the dead-letter topic, so that replaying the record pushes the device (a done record
+// would make the replay a duplicate). The badge taken by the claim is kept.
 func (s *Store) Release(ctx context.Context, claims []Claim) error {
 	if len(claims) == 0 {
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		now := s.opts.Now()
 		for _, c := range claims {
-			p.Del(ctx, s.dedupeKey(c.UserID, c.MsgID, c.Token))
+			l := s.locate(c, now)
+			for _, k := range l.keys {
+				p.HDel(ctx, k, l.field)
+			}
 		}
 		return nil
 	})

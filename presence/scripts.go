@@ -3,29 +3,71 @@ package presence
 // Lua scripts. Each touches the keys of one user only (KEYS share the {userId} hash tag),
 // except releaseOwnerSrc, which touches the single token owner key.
 
-// claimSrc claims one push of a message to a device. A pending key is "p:<badge>:<claimed at,
-// unix ms of the Redis clock>": younger than the lease it is busy, older it is handed over
-// with its badge and a fresh claim time.
-// KEYS: user hash, dedupe key. ARGV: token, ignoreBadge "1"/"0", dedupe TTL ms, lease ms.
+// dedupeLua is the part of claimSrc and doneSrc that finds a push's dedupe field and keeps
+// its hash alive. KEYS[o+1..] are the hashes the field may be in, the one a first write goes
+// to first; ARGV[a+1..] their bucket ends (unix ms). find returns the index of the hash that
+// has the field (1 if none has it) and the field's value (false if none). keep makes hash i
+// outlive max(its bucket end, now) by ttl ms, the bucket end capped at now + cap ms (a sentAt
+// far in the future must not keep it for years); it only ever extends the expiry.
+const dedupeLua = `
+local function find(o, f)
+  for i = o + 1, #KEYS do
+    local v = redis.call('HGET', KEYS[i], f)
+    if v then return i - o, v end
+  end
+  return 1, false
+end
+local function keep(o, a, i, now, ttl, cap)
+  local k = KEYS[o + i]
+  local at = math.min(math.max(tonumber(ARGV[a + i]), now), now + cap) + ttl
+  local pt = redis.call('PTTL', k)
+  if pt < 0 or now + pt < at then redis.call('PEXPIREAT', k, string.format('%.0f', at)) end
+end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
+// claimSrc claims one push of a message to a device. Its dedupe field is "p:<badge>:<claimed
+// at, unix ms of the Redis clock>" while pending: younger than the lease it is busy, older
+// it is handed over with its badge and a fresh claim time. Either write keeps the hash alive
+// DedupeTTL past the later of now and its bucket's end.
+// KEYS: user hash, dedupe hashes (see dedupeLua). ARGV: token, field, ignoreBadge "1"/"0",
+// dedupe TTL ms, lease ms, bucket cap ms, bucket ends.
 // Returns {state, badge} with the ClaimState values.
-const claimSrc = `
-local v = redis.call('GET', KEYS[2])
+const claimSrc = dedupeLua + `
+local f = ARGV[2]
+local i, v = find(1, f)
 if v == 's' then return {3, -1} end
 if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = clock()
+local ttl, cap = tonumber(ARGV[4]), tonumber(ARGV[6])
+local b = -1
 if v then
-  local b, at = string.match(v, '^p:(-?%d+):?(%d*)$')
+  local at
+  b, at = string.match(v, '^p:(-?%d+):?(%d*)$')
   b = tonumber(b) or -1
   at = tonumber(at) or 0
-  if now - at < tonumber(ARGV[4]) then return {5, b} end
-  redis.call('SET', KEYS[2], 'p:' .. b .. ':' .. now, 'KEEPTTL')
+  if now - at < tonumber(ARGV[5]) then return {5, b} end
+  redis.call('HSET', KEYS[1 + i], f, 'p:' .. b .. ':' .. now)
+  keep(1, 6, i, now, ttl, cap)
   return {2, b}
 end
-local b = -1
-if ARGV[2] ~= '1' then b = redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[1], 1) end
-redis.call('SET', KEYS[2], 'p:' .. b .. ':' .. now, 'PX', ARGV[3])
+if ARGV[3] ~= '1' then b = redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[1], 1) end
+redis.call('HSET', KEYS[2], f, 'p:' .. b .. ':' .. now)
+keep(1, 6, 1, now, ttl, cap)
 return {1, b}
+`
+
+// doneSrc marks one push finished: its dedupe field becomes "s", in the hash that has it, or
+// (expired, never claimed) in the first one, which is kept alive as by claimSrc.
+// KEYS: dedupe hashes. ARGV: field, dedupe TTL ms, bucket cap ms, bucket ends.
+const doneSrc = dedupeLua + `
+local i = find(0, ARGV[1])
+redis.call('HSET', KEYS[i], ARGV[1], 's')
+keep(0, 3, i, clock(), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return 1
 `
 
 // removeDeviceSrc removes a device with its foreground state and badge.

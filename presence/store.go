@@ -20,15 +20,30 @@ type Options struct {
 	// ForegroundTTL is how long a doForeground keeps a device from being pushed unless it is
 	// called again; default 10m. It lapses so that a crashed app does not silence pushes.
 	ForegroundTTL time.Duration
-	// DedupeTTL is how long a (message, device) dedupe key lives; default 48h.
+	// DedupeTTL is how long a push is remembered (its dedupe record): at least DedupeTTL past
+	// the end of its bucket (see DedupeBucket) and past its last claim or Done; default 48h.
+	// It must be at least the pipeline's event expiry: a message is sent within its bucket,
+	// so a redelivery that finds its record gone is older than sentAt + DedupeTTL and skipped
+	// as expired.
 	DedupeTTL time.Duration
+	// DedupeBucket is the span of sentAt whose pushes to one user share one dedupe hash;
+	// default 24h; whole seconds, at least 1s (buckets start at multiples of it counted from
+	// the Unix epoch). The trade-off: a hash costs ~140 bytes besides its ~15 bytes per push,
+	// shared by every push of that user in the bucket, so longer buckets cost less per push
+	// for users with several pushes a bucket; but a hash lives until DedupeTTL past its
+	// bucket's end (a push is kept up to DedupeBucket + DedupeTTL), and a hash over Redis'
+	// hash-max-listpack-entries (512 by default) leaves the compact listpack encoding for a
+	// hashtable of ~4 times the bytes per push. Changing it moves messages to other hashes:
+	// a push claimed before the change and redelivered after it is pushed again.
+	DedupeBucket time.Duration
 	// ClaimLease is how long a pending claim belongs to the worker that made it: while it is
 	// younger, another claim answers ClaimBusy (the push is in flight elsewhere, e.g. on the
 	// partition's previous owner during a rebalance); once older, its maker is taken as dead
 	// and the claim is handed over (ClaimResend). It must exceed the longest send, retries
 	// included; default 1m.
 	ClaimLease time.Duration
-	// Now is the clock; default time.Now. Tests move it.
+	// Now is the clock of foreground states and of the dedupe bucket of claims without
+	// SentAt; default time.Now. Tests move it.
 	Now func() time.Time
 }
 
@@ -42,6 +57,10 @@ func (o Options) withDefaults() Options {
 	if o.DedupeTTL <= 0 {
 		o.DedupeTTL = 48 * time.Hour
 	}
+	if o.DedupeBucket <= 0 {
+		o.DedupeBucket = 24 * time.Hour
+	}
+	o.DedupeBucket = max(o.DedupeBucket.Truncate(time.Second), time.Second)
 	if o.ClaimLease <= 0 {
 		o.ClaimLease = time.Minute
 	}
@@ -56,10 +75,15 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	rdb     redis.UniversalClient
 	opts    Options
-	ttlMs   string // DedupeTTL in milliseconds, as sent to the claim script
+	ttlMs   string // DedupeTTL in milliseconds, as sent to the claim and done scripts
 	leaseMs string // ClaimLease in milliseconds
+	capMs   string // DedupeBucket in milliseconds: how far past now a bucket end counts
+
+	bucketMs     int64 // DedupeBucket in milliseconds
+	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
 
 	claim        *redis.Script
+	done         *redis.Script
 	removeDevice *redis.Script
 	setState     *redis.Script
 	releaseOwner *redis.Script
@@ -73,7 +97,11 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		opts:         opts,
 		ttlMs:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
 		leaseMs:      strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
+		capMs:        strconv.FormatInt(opts.DedupeBucket.Milliseconds(), 10),
+		bucketMs:     opts.DedupeBucket.Milliseconds(),
+		zeroBucketMs: zeroBucket(opts).Milliseconds(),
 		claim:        redis.NewScript(claimSrc),
+		done:         redis.NewScript(doneSrc),
 		removeDevice: redis.NewScript(removeDeviceSrc),
 		setState:     redis.NewScript(setStateSrc),
 		releaseOwner: redis.NewScript(releaseOwnerSrc),
@@ -82,10 +110,6 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 
 func (s *Store) userKey(userID string) string {
 	return s.opts.Prefix + ":{" + userID + "}:u"
-}
-
-func (s *Store) dedupeKey(userID, msgID, token string) string {
-	return s.opts.Prefix + ":{" + userID + "}:dd:" + msgID + ":" + token
 }
 
 func (s *Store) ownerKey(token string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -261,11 +262,12 @@ func TestPrefix(t *testing.T) {
 	e := newEnv(t)
 	s := presence.New(e.rdb, presence.Options{Prefix: "x"})
 	must(t, s.SetToken(ctx, "bob", tokA, 1))
-	if _, err := s.Claim(ctx, []presence.Claim{{UserID: "bob", MsgID: "m", Token: tokA}}); err != nil {
+	if _, err := s.Claim(ctx, []presence.Claim{{UserID: "bob", MsgID: "m", Token: tokA, SentAt: t0}}); err != nil {
 		t.Fatal(err)
 	}
 	keys := e.rdb.Keys(ctx, "*").Val()
-	want := map[string]bool{"x:{bob}:u": true, "x:tok:" + tokA: true, "x:{bob}:dd:m:" + tokA: true}
+	day := strconv.FormatInt(t0.Truncate(24*time.Hour).Unix(), 10)
+	want := map[string]bool{"x:{bob}:u": true, "x:tok:" + tokA: true, "x:{bob}:dd:" + day: true}
 	if len(keys) != len(want) {
 		t.Fatalf("keys = %v, want %v", keys, want)
 	}
