@@ -216,7 +216,7 @@ func Default() Config {
 		},
 		Pipeline: Pipeline{
 			QueueSize:     1024,
-			MaxEvents:     10000,
+			MaxEvents:     2000,
 			MaxBytes:      64 << 20,
 			LargeEvent:    200,
 			FanoutWindow:  4,

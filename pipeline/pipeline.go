@@ -78,7 +78,7 @@ func (o *Options) setDefaults() {
 	defD(&o.CommitInterval, time.Second)
 	def(&o.QueueSize, 1024)
 	def(&o.BatchSize, 500)
-	def(&o.MaxEvents, 10000)
+	def(&o.MaxEvents, 2000)
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 64 << 20
 	}
@@ -115,6 +115,7 @@ type Pipeline struct {
 	offsets *offsets
 	dlq     deadLetterWriter
 	sched   *scheduler
+	merged  *coalescer    // store, merging the Redis calls of concurrent events; nil in unit tests
 	bulk    chan struct{} // slots of the bulk lane: batches of large events in flight
 
 	// stopping is closed when the fetch loop stops: retries give up early to let the drain end.
@@ -132,7 +133,12 @@ func New(opts Options, store Store, sender Sender) (*Pipeline, error) {
 		return nil, errors.New("pipeline: no Kafka brokers")
 	}
 	opts.setDefaults()
-	return newPipeline(opts, store, sender, newDLQWriter(opts))
+	merged := newCoalescer(store)
+	p, err := newPipeline(opts, merged, sender, newDLQWriter(opts))
+	if err == nil {
+		p.merged = merged
+	}
+	return p, err
 }
 
 // newPipeline wires a pipeline around its stages; opts has its defaults.
@@ -208,6 +214,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
+	if p.merged != nil {
+		p.merged.start()
+		defer p.merged.stop() // after every event returned
+	}
 	p.sched = newScheduler(p.opts.MaxEvents, p.opts.MaxBytes, func(j *job) { p.process(work, j) }, p.isStopping)
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); p.commitLoop(work, r) }()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
 	"offpush/event"
@@ -36,7 +35,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		}
 		return
 	}
-	span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
+	}
 	p.metrics.recipients.Add(ctx, int64(len(m.Recipients)))
 	prep := render.Prepare(m, render.Options{Expiry: p.opts.Expiry})
 	now := p.opts.Now()
@@ -119,15 +120,20 @@ type target struct {
 // processBatch handles one batch of recipients; false means ctx ended before it finished.
 func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time, lane apns.Lane) bool {
 	var recs []presence.Recipient
-	lctx, span := p.tracer.Start(ctx, "presence.lookup", trace.WithAttributes(attribute.Int("offpush.recipients", len(users))))
+	lctx, span := p.startSpan(ctx, "presence.lookup")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("offpush.recipients", len(users)))
+	}
 	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(lctx, users); return })
 	span.End()
 	if !ok {
 		return false
 	}
-	_, span = p.tracer.Start(ctx, "render.decide")
+	_, span = p.startSpan(ctx, "render.decide")
 	targets, ok := p.decide(ctx, j, m, prep, recs, now)
-	span.SetAttributes(attribute.Int("offpush.devices", len(targets)))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("offpush.devices", len(targets)))
+	}
 	span.End()
 	if !ok {
 		return false
@@ -140,7 +146,7 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 		claims[i] = presence.Claim{UserID: t.userID, MsgID: m.ID, Token: t.device.Token, IgnoreBadge: prep.IgnoreBadge()}
 	}
 	var results []presence.ClaimResult
-	cctx, span := p.tracer.Start(ctx, "presence.claim")
+	cctx, span := p.startSpan(ctx, "presence.claim")
 	ok = p.infra(cctx, "presence claim", func() (err error) { results, err = p.store.Claim(cctx, claims); return })
 	span.End()
 	if !ok {
@@ -245,6 +251,7 @@ const busyPoll = 200 * time.Millisecond
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var wg sync.WaitGroup
 	jobs := make([]sendJob, len(idx))
+	var last *sendJob // sent on this goroutine, after the others started
 	for k, i := range idx {
 		switch results[i].State {
 		case presence.ClaimDone:
@@ -261,7 +268,13 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
 			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
-		wg.Go(func() { p.deliver(ctx, sj) })
+		if prev := last; prev != nil {
+			wg.Go(func() { p.deliver(ctx, prev) })
+		}
+		last = sj
+	}
+	if last != nil {
+		p.deliver(ctx, last)
 	}
 	wg.Wait()
 	var done, release []presence.Claim

@@ -7,7 +7,7 @@ import (
 
 // scheduler runs fetched events with key ordering: the events of one Kafka key (one
 // conversation) run one after another in fetch order, events of different keys run at once,
-// each on a goroutine of its own. What bounds the work is a budget of events and bytes
+// each on a goroutine of its own (from a pool, so that stacks are reused). What bounds the work is a budget of events and bytes
 // admitted and not yet finished, shared by all keys, not a number of workers: a key with a
 // backlog holds only its own events back, and the fetch loop waits only when the whole
 // budget is spent.
@@ -23,6 +23,7 @@ type scheduler struct {
 	bytes  int64 // value bytes of those events
 	freed  chan struct{}
 	wg     sync.WaitGroup
+	gos    *goPool
 }
 
 // keyQueue is the events of one key admitted and not finished; q[0] is running.
@@ -36,7 +37,7 @@ type keyQueue struct {
 func newScheduler(maxEvents int, maxBytes int64, run func(*job), skip func() bool) *scheduler {
 	return &scheduler{
 		maxEvents: maxEvents, maxBytes: maxBytes, run: run, skip: skip,
-		keys: map[string]*keyQueue{}, freed: make(chan struct{}, 1),
+		keys: map[string]*keyQueue{}, freed: make(chan struct{}, 1), gos: newGoPool(),
 	}
 }
 
@@ -84,7 +85,9 @@ func (s *scheduler) reserve(size int64) bool {
 // start runs kq's events on a new goroutine until the queue is empty. Called with mu held.
 func (s *scheduler) start(kq *keyQueue, key string) {
 	first := kq.q[0]
-	s.wg.Go(func() {
+	s.wg.Add(1)
+	s.gos.Go(func() {
+		defer s.wg.Done()
 		for j := first; j != nil; j = s.next(kq, key) {
 			if !s.skip() {
 				s.run(j)

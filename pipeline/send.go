@@ -33,12 +33,14 @@ type sendJob struct {
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	p.metrics.inFlight.Add(1)
 	defer p.metrics.inFlight.Add(-1)
-	ctx, span := p.tracer.Start(ctx, "apns.send",
+	ctx, span := p.startSpan(ctx, "apns.send",
 		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)
-	span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
-		attribute.String("apns.reason", res.Reason), attribute.Int("offpush.attempts", attempts))
-	endSpan(span, res.Err)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
+			attribute.String("apns.reason", res.Reason), attribute.Int("offpush.attempts", attempts))
+		endSpan(span, res.Err)
+	}
 	if ctx.Err() != nil && res.Class != apns.Sent {
 		return // shutting down past the grace period: stays unfinished, redelivered later
 	}

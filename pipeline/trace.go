@@ -47,3 +47,15 @@ func endSpan(span trace.Span, err error) {
 	}
 	span.End()
 }
+
+// startSpan starts a child span of ctx's span, only when that span is recording: an event
+// nobody samples costs no span, context or attribute per stage.
+func (p *Pipeline) startSpan(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, noSpan
+	}
+	return p.tracer.Start(ctx, name, opts...)
+}
+
+// noSpan is a span that records nothing.
+var noSpan = trace.SpanFromContext(context.Background())
