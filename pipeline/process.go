@@ -143,7 +143,7 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 	}
 	claims := make([]presence.Claim, len(targets))
 	for i, t := range targets {
-		claims[i] = presence.Claim{UserID: t.userID, MsgID: m.ID, Token: t.device.Token, IgnoreBadge: prep.IgnoreBadge()}
+		claims[i] = presence.Claim{UserID: t.userID, MsgID: m.ID, Token: t.device.Token, SentAt: m.SentAt, IgnoreBadge: prep.IgnoreBadge()}
 	}
 	var results []presence.ClaimResult
 	cctx, span := p.startSpan(ctx, "presence.claim")
