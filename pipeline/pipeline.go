@@ -27,7 +27,7 @@ type Options struct {
 	QueueSize      int           // records kafka-go buffers ahead of the fetch loop, default 1024
 	BatchSize      int           // recipients per Redis round trip, default 500
 	// MaxEvents and MaxBytes bound the events admitted and not finished (and their value
-	// bytes), over all keys: the fetch loop waits while either is reached. Defaults 10000 and
+	// bytes), over all keys: the fetch loop waits while either is reached. Defaults 2000 and
 	// 64 MiB. An event larger than MaxBytes runs alone.
 	MaxEvents int
 	MaxBytes  int64
