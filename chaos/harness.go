@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -283,15 +284,15 @@ func (h *Harness) Committed() int64 {
 	return n
 }
 
-// snapshotInFlight records the pushes whose dedupe key is pending ("p:<badge>": claimed, not
-// finished) as in flight at what; a repeat delivery of one of them is allowed. It returns
-// how many there were.
+// snapshotInFlight records the pushes whose dedupe record is pending (claimed, not finished)
+// as in flight at what; a repeat delivery of one of them is allowed. It returns how many
+// there were.
 func (h *Harness) snapshotInFlight(what string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pending, err := pendingPairs(ctx, h.rdb)
+	pending, err := pendingPairs(ctx, h.store(), h.Workload)
 	if err != nil {
-		h.t.Errorf("read pending dedupe keys after %s: %v", what, err)
+		h.t.Errorf("read pending dedupe records after %s: %v", what, err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -303,37 +304,46 @@ func (h *Harness) snapshotInFlight(what string) int {
 	return len(pending)
 }
 
-// pendingPairs scans the dedupe keys op:{user}:dd:msg:token and returns those pending.
-func pendingPairs(ctx context.Context, rdb *redis.Client) ([]Pair, error) {
-	var keys []string
-	iter := rdb.Scan(ctx, 0, "op:{*}:dd:*", 5000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		return nil, err
-	}
+// pendingPairs asks the presence store which of the workload's pushes are pending.
+func pendingPairs(ctx context.Context, s *presence.Store, w *Workload) ([]Pair, error) {
+	pairs, claims := pushClaims(w)
 	var out []Pair
-	for i := 0; i < len(keys); i += 1000 {
-		chunk := keys[i:min(i+1000, len(keys))]
-		vals, err := rdb.MGet(ctx, chunk...).Result()
+	for i := 0; i < len(claims); i += 1000 {
+		j := min(i+1000, len(claims))
+		st, err := s.DedupeStates(ctx, claims[i:j])
 		if err != nil {
 			return nil, err
 		}
-		for j, v := range vals {
-			if s, ok := v.(string); ok && strings.HasPrefix(s, "p:") {
-				out = append(out, dedupePair(chunk[j]))
+		for k := range st {
+			if st[k].Status == presence.DedupePending {
+				out = append(out, pairs[i+k])
 			}
 		}
 	}
 	return out, nil
 }
 
-// dedupePair parses op:{user}:dd:msg:token.
-func dedupePair(key string) Pair {
-	_, rest, _ := strings.Cut(key, "}:dd:")
-	i := strings.LastIndexByte(rest, ':')
-	return Pair{Msg: rest[:i], Token: rest[i+1:]}
+// pushClaims are the claims the pipeline makes for the workload's pushes (the pairs that can
+// be pending), as the pipeline makes them: recipient, message id, token and the event's
+// sentAt.
+func pushClaims(w *Workload) ([]Pair, []presence.Claim) {
+	sentAt := make(map[string]time.Time, len(w.Events))
+	for _, e := range w.Events {
+		var ev struct {
+			SentAt time.Time `json:"sentAt"`
+		}
+		_ = json.Unmarshal(e.Value, &ev) // zero sentAt if absent: the Store's clock, as in the pipeline
+		sentAt[e.ID] = ev.SentAt
+	}
+	pairs := make([]Pair, 0, len(w.Pushes))
+	for p := range w.Pushes {
+		pairs = append(pairs, p)
+	}
+	claims := make([]presence.Claim, len(pairs))
+	for i, p := range pairs {
+		claims[i] = presence.Claim{UserID: w.Pushes[p], MsgID: p.Msg, Token: p.Token, SentAt: sentAt[p.Msg]}
+	}
+	return pairs, claims
 }
 
 // DeadLetters reads the dead-letter topic.

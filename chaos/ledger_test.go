@@ -1,12 +1,16 @@
 package chaos
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"offpush/presence"
+	"offpush/presence/redistest"
 )
 
 // ledgerWorkload is one event "m1" to user a (devices ta, tb) and b (device tc, unknown
@@ -144,9 +148,51 @@ offpush_dlq_records_total{reason="invalid_event"} 2
 	}
 }
 
-func TestDedupePair(t *testing.T) {
-	if p := dedupePair("op:{u0001}:dd:c00012:" + tok("a")); p != (Pair{"c00012", tok("a")}) {
-		t.Errorf("got %+v", p)
+// TestPendingPairs: of the workload's pushes, pendingPairs reports those claimed and not
+// finished, asking the presence store with each event's sentAt (zero when it has none).
+func TestPendingPairs(t *testing.T) {
+	ctx := context.Background()
+	w := ledgerWorkload()
+	sentAt := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	w.Events[0].Value = []byte(`{"id":"m1","sentAt":"2026-11-25T10:00:00Z"}`)
+	pairs, claims := pushClaims(w)
+	if len(pairs) != 3 || len(claims) != 3 {
+		t.Fatalf("%d pairs, %d claims, want the 3 pushes", len(pairs), len(claims))
+	}
+	for i, p := range pairs {
+		c := claims[i]
+		want := presence.Claim{UserID: "a", MsgID: p.Msg, Token: p.Token}
+		if p.Msg == "m1" {
+			want.SentAt = sentAt
+		}
+		if !c.SentAt.Equal(want.SentAt) || c.UserID != want.UserID || c.MsgID != want.MsgID || c.Token != want.Token {
+			t.Errorf("claim of %+v = %+v, want %+v", p, c, want)
+		}
+	}
+
+	s := presence.New(redistest.Start(t).Client(t), presence.Options{})
+	for _, d := range w.Users[0].Devices {
+		if err := s.SetToken(ctx, "a", d.Token, d.BusiID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m1a, m1b := Pair{"m1", tok("a")}, Pair{"m1", tok("b")}
+	byPair := map[Pair]presence.Claim{}
+	for i, p := range pairs {
+		byPair[p] = claims[i]
+	}
+	if _, err := s.Claim(ctx, []presence.Claim{byPair[m1a], byPair[m1b]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(ctx, []presence.Claim{byPair[m1b]}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pendingPairs(ctx, s, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != m1a {
+		t.Errorf("pending = %+v, want only %+v (claimed, not done)", got, m1a)
 	}
 }
 
