@@ -101,8 +101,9 @@ type proc struct {
 }
 
 // startChild re-executes the current binary as `bench --child SPEC` (with SPEC also in
-// childEnv for test binaries).
-func startChild(s childSpec, stderr io.Writer) (*proc, error) {
+// childEnv for test binaries). Its stdout goes to stdout, or, when nil, is read through
+// readLine.
+func startChild(s childSpec, stdout, stderr io.Writer) (*proc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("start %s child: %w", s.Role, err)
@@ -113,7 +114,7 @@ func startChild(s childSpec, stderr io.Writer) (*proc, error) {
 	}
 	cmd := exec.Command(exe, "bench", "--child", string(spec))
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
-	cmd.Stderr = stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return startProc(s.Role, cmd)
 }
 

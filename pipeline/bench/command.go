@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 const (
 	profileDefault   = "default"    // the --foreground share of devices is in the foreground
 	profileSkipHeavy = "skip-heavy" // every device is in the foreground: nothing is sent
+	profileHotGroup  = "hot-group"  // one large group's burst while one-to-one messages flow
 )
 
 // Default --events: about 290k pushes for the default mix (a run well under 2 minutes on 2
@@ -29,25 +31,36 @@ const (
 	defaultSkipHeavyEvents = 20000
 )
 
+// Defaults of --profile hot-group: the population leaves room for the group and its sender.
+const (
+	defaultHotMembers  = 20000
+	defaultHotMessages = 20
+	defaultHotUsers    = 25000
+	defaultC2CRate     = 50
+)
+
 // config is the parsed command line of `offpush bench`.
 type config struct {
-	events, users, devices   int
-	groupMin, groupMax       int
-	groupShare, foreground   float64
-	payloadBytes             int
-	rate                     float64
-	profile                  string
-	jsonOut, cpuProfile      string
-	senders, connections     int
-	transport                string
-	eventWorkers, partitions int
-	baselinePushes           int
-	baselineConcurrency      int
-	brokers, redisAddr       string
-	seed                     uint64
-	timeout, stall           time.Duration
-	verbose                  bool
-	child                    string // internal: the childSpec of a child process
+	events, users, devices  int
+	groupMin, groupMax      int
+	groupShare, foreground  float64
+	payloadBytes            int
+	rate                    float64
+	profile                 string
+	jsonOut, cpuProfile     string
+	connections, partitions int
+	transport               string
+	apnsRTT, apnsRTTJitter  time.Duration
+	compareRTT              bool
+	hotMembers, hotMessages int
+	c2cRate                 float64
+	baselinePushes          int
+	baselineConcurrency     int
+	brokers, redisAddr      string
+	seed                    uint64
+	timeout, stall          time.Duration
+	verbose                 bool
+	child                   string // internal: the childSpec of a child process
 }
 
 // Command runs `offpush bench` (see the package comment): it prints a summary table on stdout
@@ -84,14 +97,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.foreground, "foreground", 0.3, "share of devices in the foreground (skipped)")
 	fs.IntVar(&c.payloadBytes, "payload-bytes", 40, "message text size in bytes")
 	fs.Float64Var(&c.rate, "rate", 0, "publish events at this rate (events/s) during the run, for latency; 0 = publish all first")
-	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone)")
+	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone) | hot-group (one large group's burst while one-to-one messages flow)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to `FILE`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker's window to `FILE`")
-	fs.IntVar(&c.senders, "senders", 0, "pipeline sender goroutines (0 = pipeline default)")
 	fs.IntVar(&c.connections, "connections", 0, "HTTP/2 connections per certificate (0 = apns default)")
 	fs.StringVar(&c.transport, "transport", "", "HTTP/2 client of the worker: net/http or h2 (\"\" = apns default)")
-	fs.IntVar(&c.eventWorkers, "event-workers", 0, "events processed at once (0 = pipeline default)")
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the events topic")
+	fs.DurationVar(&c.apnsRTT, "apns-rtt", 0, "the simulator answers every push after this round trip (the baseline always runs at 0)")
+	fs.DurationVar(&c.apnsRTTJitter, "apns-rtt-jitter", 0, "add a uniform random delay in [0, `DURATION`) to each answer")
+	fs.BoolVar(&c.compareRTT, "compare-rtt", false, "with --apns-rtt: run the worker's window at 0 ms first too, and report the ratio")
+	fs.IntVar(&c.hotMembers, "hot-group-members", defaultHotMembers, "hot-group: recipients of the large group")
+	fs.IntVar(&c.hotMessages, "hot-group-messages", defaultHotMessages, "hot-group: messages of the large group, published in one burst as the window opens")
+	fs.Float64Var(&c.c2cRate, "c2c-rate", defaultC2CRate, "hot-group: one-to-one events/s published alongside until the group's pushes are done")
 	fs.IntVar(&c.baselinePushes, "baseline-pushes", 0, "pushes of the plain apns2 baseline loop (0 = as many as the worker sent, at least 20000)")
 	fs.IntVar(&c.baselineConcurrency, "baseline-goroutines", 256, "goroutines of the baseline loop")
 	fs.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap `addresses` (comma-separated); default: kfake in a child process")
@@ -110,13 +127,44 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.child != "" {
 		return c, nil
 	}
-	if c.events == 0 {
-		c.events = defaultEvents
-		if c.profile == profileSkipHeavy {
-			c.events = defaultSkipHeavyEvents
-		}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := c.setProfileDefaults(set); err != nil {
+		return nil, err
 	}
 	return c, c.validate()
+}
+
+// hotGroupFlags size the hot-group profile and mean nothing in the others.
+var hotGroupFlags = []string{"hot-group-members", "hot-group-messages", "c2c-rate"}
+
+// setProfileDefaults fills the defaults that depend on --profile and refuses the flags the
+// profile has no use for; set holds the flags given.
+func (c *config) setProfileDefaults(set map[string]bool) error {
+	if c.profile != profileHotGroup {
+		for _, name := range hotGroupFlags {
+			if set[name] {
+				return fmt.Errorf("--%s: only with --profile %s", name, profileHotGroup)
+			}
+		}
+		if c.events == 0 {
+			c.events = defaultEvents
+			if c.profile == profileSkipHeavy {
+				c.events = defaultSkipHeavyEvents
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{"events", "rate", "group-share", "group-min", "group-max"} {
+		if set[name] {
+			return fmt.Errorf("--%s: not with --profile %s (sized by --%s)", name, profileHotGroup, strings.Join(hotGroupFlags, ", --"))
+		}
+	}
+	if !set["users"] {
+		c.users = max(defaultHotUsers, c.hotMembers+1)
+	}
+	c.events = 1 // validated now, counted once published
+	return nil
 }
 
 // validate names the first flag with an impossible value.
@@ -130,8 +178,14 @@ func (c *config) validate() error {
 		return errors.New("--devices-per-user: want at least 1")
 	case c.groupMin < 1 || c.groupMax < c.groupMin:
 		return errors.New("--group-min, --group-max: want 1 ≤ min ≤ max")
-	case c.groupMax >= c.users:
+	case c.profile != profileHotGroup && c.groupMax >= c.users:
 		return errors.New("--group-max: want fewer than --users")
+	case c.profile == profileHotGroup && (c.hotMembers < 1 || c.hotMembers >= c.users):
+		return fmt.Errorf("--hot-group-members: want 1 ≤ members < --users (%d)", c.users)
+	case c.hotMessages < 1:
+		return errors.New("--hot-group-messages: want at least 1")
+	case c.c2cRate <= 0:
+		return errors.New("--c2c-rate: want > 0")
 	case c.groupShare < 0 || c.groupShare > 1:
 		return errors.New("--group-share: want 0..1")
 	case c.foreground < 0 || c.foreground > 1:
@@ -140,8 +194,8 @@ func (c *config) validate() error {
 		return errors.New("--payload-bytes: want at least 1")
 	case c.rate < 0:
 		return errors.New("--rate: want ≥ 0")
-	case c.profile != profileDefault && c.profile != profileSkipHeavy:
-		return fmt.Errorf("--profile: want %s or %s", profileDefault, profileSkipHeavy)
+	case c.profile != profileDefault && c.profile != profileSkipHeavy && c.profile != profileHotGroup:
+		return fmt.Errorf("--profile: want %s, %s or %s", profileDefault, profileSkipHeavy, profileHotGroup)
 	case c.baselinePushes < 0 || c.baselineConcurrency < 1:
 		return errors.New("--baseline-pushes, --baseline-goroutines: want ≥ 0 and ≥ 1")
 	case c.partitions < 1:
@@ -149,20 +203,42 @@ func (c *config) validate() error {
 	case c.transport != "" && c.transport != apns.TransportNetHTTP && c.transport != apns.TransportH2:
 		return fmt.Errorf("--transport: want %s or %s", apns.TransportNetHTTP, apns.TransportH2)
 	}
+	return c.validateRTT()
+}
+
+func (c *config) validateRTT() error {
+	switch {
+	case c.apnsRTT < 0:
+		return errors.New("--apns-rtt: want ≥ 0")
+	case c.apnsRTTJitter < 0:
+		return errors.New("--apns-rtt-jitter: want ≥ 0")
+	case c.compareRTT && c.apnsRTT+c.apnsRTTJitter == 0:
+		return errors.New("--compare-rtt: needs --apns-rtt or --apns-rtt-jitter > 0")
+	}
 	return nil
 }
 
-// workload is the event mix of the flags, with a fresh run id.
+// workload is the event mix of the flags, with a fresh run id. With --profile hot-group its
+// Events bound the one-to-one events the producer may publish before the timeout.
 func (c *config) workload() *workload {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return &workload{
+	w := &workload{
 		Run: "b" + hex.EncodeToString(b[:]), Seed: c.seed, Events: c.events,
 		Users: c.users, Devices: c.devices, Groups: max(1, c.users/20),
 		GroupShare: c.groupShare, GroupMin: c.groupMin, GroupMax: c.groupMax,
 		PayloadBytes: c.payloadBytes,
 	}
+	if c.profile == profileHotGroup {
+		w.GroupShare, w.HotMembers, w.HotMessages = 0, c.hotMembers, c.hotMessages
+		w.Events = w.firstC2C() + int(math.Ceil(c.c2cRate*c.timeout.Seconds()))
+	}
+	return w
 }
+
+// paced reports whether events are published during the window (--rate, or hot-group) rather
+// than all before it: event 0 alone then goes first, to open the window.
+func (c *config) paced() bool { return c.rate > 0 || c.profile == profileHotGroup }
 
 // foregroundShare is the share of devices seeded in the foreground.
 func (c *config) foregroundShare() float64 {

@@ -11,20 +11,28 @@ import (
 )
 
 // produceSpec is the work of a producer child: events [From, To) of Workload, all at once
-// (Rate 0) or Rate events per second.
+// (Rate 0) or Rate events per second after a first Burst of events published at once. With
+// UntilStopped it stops early, without error, when its stdin closes.
 type produceSpec struct {
-	Brokers  []string `json:"brokers"`
-	Topic    string   `json:"topic"`
-	From     int      `json:"from"`
-	To       int      `json:"to"`
-	Rate     float64  `json:"rate"`
-	Workload workload `json:"workload"`
+	Brokers      []string `json:"brokers"`
+	Topic        string   `json:"topic"`
+	From         int      `json:"from"`
+	To           int      `json:"to"`
+	Rate         float64  `json:"rate"`
+	Burst        int      `json:"burst,omitempty"`
+	UntilStopped bool     `json:"untilStopped,omitempty"`
+	Workload     workload `json:"workload"`
 }
 
-// Producer settings: chunks of prepublished events, and the pacing tick of --rate.
+// producedLine is the producer's last stdout line, with the number of events it published.
+const producedLine = "produced %d events\n"
+
+// Producer settings: chunks of prepublished events, the pacing tick of --rate, and how long
+// a write may take once the producer was asked to stop.
 const (
 	produceChunk = 500
 	rateTick     = 5 * time.Millisecond
+	writeTimeout = 30 * time.Second
 )
 
 // produce publishes the events of s and prints "produced N events".
@@ -39,16 +47,16 @@ func produce(ctx context.Context, s *produceSpec, stdout io.Writer) error {
 		BatchBytes:   64 << 20,
 	}
 	defer w.Close()
-	var err error
+	n, err := s.To-s.From, error(nil)
 	if s.Rate > 0 {
-		err = produceAtRate(ctx, w, s)
+		n, err = produceAtRate(ctx, w, s)
 	} else {
 		err = produceAll(ctx, w, s)
 	}
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
-	fmt.Fprintf(stdout, "produced %d events\n", s.To-s.From)
+	fmt.Fprintf(stdout, producedLine, n)
 	return nil
 }
 
@@ -61,28 +69,41 @@ func produceAll(ctx context.Context, w *kafka.Writer, s *produceSpec) error {
 	return nil
 }
 
-// produceAtRate publishes, every tick, the events due by then, each stamped with the time it
-// is published.
-func produceAtRate(ctx context.Context, w *kafka.Writer, s *produceSpec) error {
+// produceAtRate publishes, every tick, the events due by then (the burst at the first),
+// each stamped with the time it is published, and returns how many it published. A write
+// under way when an UntilStopped producer is stopped completes, so that the count is exact.
+func produceAtRate(ctx context.Context, w *kafka.Writer, s *produceSpec) (int, error) {
 	t := time.NewTicker(rateTick)
 	defer t.Stop()
 	start, next := time.Now(), s.From
 	for next < s.To {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			if s.UntilStopped {
+				return next - s.From, nil
+			}
+			return next - s.From, ctx.Err()
 		case <-t.C:
 		}
-		due := min(s.From+int(s.Rate*time.Since(start).Seconds()), s.To)
+		due := min(s.From+s.Burst+int(s.Rate*time.Since(start).Seconds()), s.To)
 		if due <= next {
 			continue
 		}
-		if err := write(ctx, w, &s.Workload, next, due); err != nil {
-			return err
+		if err := writeAtRate(ctx, w, s, next, due); err != nil {
+			return next - s.From, err
 		}
 		next = due
 	}
-	return nil
+	return next - s.From, nil
+}
+
+func writeAtRate(ctx context.Context, w *kafka.Writer, s *produceSpec, from, to int) error {
+	if s.UntilStopped {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		defer cancel()
+	}
+	return write(ctx, w, &s.Workload, from, to)
 }
 
 // write publishes events [from, to), keyed by conversation, stamped now.

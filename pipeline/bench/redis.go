@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,4 +78,33 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// redisRetained is the memory Redis holds for data: INFO memory's used_memory less
+// mem_clients_normal, the buffers of the client connections, which come and go with them.
+func (e *env) redisRetained(ctx context.Context) (int64, error) {
+	info, err := e.rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO memory: %w", err)
+	}
+	used, err := infoField(info, "used_memory")
+	if err != nil {
+		return 0, err
+	}
+	clients, err := infoField(info, "mem_clients_normal")
+	return used - clients, err
+}
+
+// infoField reads the integer field name of an INFO reply.
+func infoField(info, name string) (int64, error) {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("redis INFO: %s %q: %w", name, v, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("redis INFO: no %s field", name)
 }

@@ -30,6 +30,36 @@ const (
 type window struct {
 	start, end snapshot
 	counts     counts
+	published  int // events, the one that opened the window included
+	// redisBefore and redisAfter are Redis's memory for data (redisRetained) before the
+	// worker started and after it stopped.
+	redisBefore, redisAfter int64
+}
+
+// runWindow runs one worker window on w with its own topics and consumer group: it publishes
+// what goes before the window, reads Redis's memory, runs the worker, and reads it again.
+func (e *env) runWindow(ctx context.Context, w *workload) (window, error) {
+	if err := e.openTopics(ctx, w.Run); err != nil {
+		return window{}, err
+	}
+	pre := w.Events
+	if e.cfg.paced() {
+		pre = 1
+	}
+	if err := e.produce(ctx, w, 0, pre); err != nil {
+		return window{}, fmt.Errorf("publish events: %w", err)
+	}
+	before, err := e.redisRetained(ctx)
+	if err != nil {
+		return window{}, err
+	}
+	win, err := e.runWorker(ctx, w)
+	if err != nil {
+		return win, err
+	}
+	win.redisBefore = before
+	win.redisAfter, err = e.redisRetained(ctx)
+	return win, err
 }
 
 // runWorker runs the pipeline in this process until it has an outcome for every device of
@@ -72,7 +102,6 @@ func (e *env) pipelineOptions(reader sdkmetric.Reader) pipeline.Options {
 	}
 	return pipeline.Options{
 		Brokers: e.brokers, Topic: e.topic, DLQTopic: e.dlq, GroupID: e.group,
-		Senders: e.cfg.senders, EventWorkers: e.cfg.eventWorkers,
 		Topics: map[int]string{busiID: topic},
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 		Meter:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
@@ -80,9 +109,8 @@ func (e *env) pipelineOptions(reader sdkmetric.Reader) pipeline.Options {
 }
 
 // measure opens the window at the first fetched event and closes it when the counters
-// account for every device; with --rate it starts the producer once the window is open.
+// account for every device of every event published.
 func (e *env) measure(ctx context.Context, p *pipeline.Pipeline, reader *sdkmetric.ManualReader, w *workload) (window, error) {
-	want := w.outcomes(w.Events)
 	if err := awaitReady(ctx, p); err != nil {
 		return window{}, err
 	}
@@ -91,20 +119,48 @@ func (e *env) measure(ctx context.Context, p *pipeline.Pipeline, reader *sdkmetr
 	if err != nil {
 		return win, err
 	}
-	var producer *proc
-	if e.cfg.rate > 0 {
-		if producer, err = e.startProducer(w, 1, w.Events, e.cfg.rate); err != nil {
-			stopProfile()
-			return win, err
-		}
-	}
-	win.counts, err = waitOutcomes(ctx, reader, want, e.cfg.stall)
+	win.counts, win.published, err = e.drive(ctx, reader, w)
 	win.end = e.snapshot()
 	stopProfile()
-	if producer != nil {
-		err = errors.Join(err, producer.wait(ctx))
-	}
 	return win, err
+}
+
+// drive publishes the events that go out during the window, if any, and waits for their
+// outcomes; it returns the counters and the number of events published in all.
+func (e *env) drive(ctx context.Context, reader *sdkmetric.ManualReader, w *workload) (counts, int, error) {
+	switch {
+	case w.HotMessages > 0:
+		return e.driveHotGroup(ctx, reader, w)
+	case e.cfg.rate > 0:
+		pr, err := e.startProducer(produceSpec{From: 1, To: w.Events, Rate: e.cfg.rate, Workload: *w})
+		if err != nil {
+			return counts{}, 1, err
+		}
+		c, err := waitOutcomes(ctx, reader, w.outcomes(w.Events), e.cfg.stall)
+		_, perr := pr.wait(ctx)
+		return c, w.Events, errors.Join(err, perr)
+	}
+	c, err := waitOutcomes(ctx, reader, w.outcomes(w.Events), e.cfg.stall)
+	return c, w.Events, err
+}
+
+// driveHotGroup publishes the hot group's messages in one burst and one-to-one events at
+// --c2c-rate after it, stops the one-to-one stream once the outcomes reach the count of the
+// group's and the warm-up's (the group's pushes then still missing are at most the
+// one-to-one ones already done), and waits for every outcome of what was published.
+func (e *env) driveHotGroup(ctx context.Context, reader *sdkmetric.ManualReader, w *workload) (counts, int, error) {
+	pr, err := e.startProducer(produceSpec{From: 1, To: w.Events, Burst: w.HotMessages,
+		Rate: e.cfg.c2cRate, UntilStopped: true, Workload: *w})
+	if err != nil {
+		return counts{}, 1, err
+	}
+	_, err = waitOutcomes(ctx, reader, w.outcomes(w.firstC2C()), e.cfg.stall)
+	n, perr := pr.stop()
+	if err = errors.Join(err, perr); err != nil {
+		return counts{}, 1 + n, err
+	}
+	c, err := waitOutcomes(ctx, reader, w.outcomes(1+n), e.cfg.stall)
+	return c, 1 + n, err
 }
 
 // awaitReady waits until the pipeline fetched its first event.

@@ -27,6 +27,11 @@ const (
 // has a fixed fan-out k in [GroupMin, GroupMax] and k+1 consecutive members (the sender
 // first). Event i is a group message to a random group with probability GroupShare, else a
 // one-to-one message between two random users.
+//
+// With HotMessages > 0 (--profile hot-group) the mix is by index instead: event 0 is a
+// one-to-one message (it opens the window), events 1…HotMessages are messages of the hot
+// group, group number Groups, whose sender is u0 and whose HotMembers recipients are
+// u1…uHotMembers, and every later event is a one-to-one message.
 type workload struct {
 	Run          string  `json:"run"` // prefix of message ids, unique per run
 	Seed         uint64  `json:"seed"`
@@ -38,6 +43,8 @@ type workload struct {
 	GroupMin     int     `json:"groupMin"`
 	GroupMax     int     `json:"groupMax"`
 	PayloadBytes int     `json:"payloadBytes"`
+	HotMembers   int     `json:"hotMembers,omitempty"`
+	HotMessages  int     `json:"hotMessages,omitempty"`
 }
 
 // Streams of the seeded generator, so that draws for one purpose never shift another's.
@@ -55,7 +62,10 @@ func (w *workload) rng(stream, i uint64) *rand.Rand {
 // rng it returns continues the event's stream.
 func (w *workload) shape(i int) (group, recipients int, r *rand.Rand) {
 	r = w.rng(streamEvent, uint64(i))
-	if r.Float64() >= w.GroupShare {
+	switch {
+	case w.hot(i):
+		return w.Groups, w.HotMembers, r
+	case w.HotMessages > 0 || r.Float64() >= w.GroupShare:
 		return -1, 1, r
 	}
 	g := r.IntN(w.Groups)
@@ -63,8 +73,17 @@ func (w *workload) shape(i int) (group, recipients int, r *rand.Rand) {
 	return g, k, r
 }
 
+// hot reports whether event i is a message of the hot group.
+func (w *workload) hot(i int) bool { return i >= 1 && i <= w.HotMessages }
+
+// firstC2C is the index of the first one-to-one event after the hot group's messages.
+func (w *workload) firstC2C() int { return 1 + w.HotMessages }
+
 // group is group g's fan-out and the index of its first member (the sender).
 func (w *workload) group(g int) (fanout, first int) {
+	if g == w.Groups { // the hot group
+		return w.HotMembers, 0
+	}
 	r := w.rng(streamGroup, uint64(g))
 	return w.GroupMin + r.IntN(w.GroupMax-w.GroupMin+1), r.IntN(w.Users)
 }
