@@ -3,11 +3,12 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"offpush/presence"
 )
 
 // TestCrashSafety kills a worker mid-stream (no drain, no final commit) and starts another in
@@ -19,11 +20,13 @@ func TestCrashSafety(t *testing.T) {
 	e := newEnv(t, 4)
 	events := make([]any, n)
 	tokens := map[string]string{}
+	claims := make([]presence.Claim, n) // the events carry no sentAt
 	for i := range n {
 		user := fmt.Sprintf("u%03d", i)
 		tokens[user] = token()
 		e.device(user, tokens[user], 2382, 0)
 		events[i] = c2c(fmt.Sprintf("crash-%03d", i), user, "hello")
+		claims[i] = presence.Claim{UserID: user, MsgID: fmt.Sprintf("crash-%03d", i), Token: tokens[user]}
 	}
 	e.sim.SetLatency(30 * time.Millisecond) // keeps sends in flight when the kill comes
 	e.publish(events...)
@@ -37,7 +40,7 @@ func TestCrashSafety(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("killed worker did not return")
 	}
-	pending := e.pendingClaims()
+	pending := e.pendingClaims(claims)
 	if at := len(e.sim.Deliveries()); at >= n {
 		t.Fatalf("all %d pushes were delivered before the kill: nothing tested", at)
 	}
@@ -63,22 +66,19 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("%d pairs delivered, %d claims pending at the kill, %d repeats", len(all), len(pending), dups)
 }
 
-// pendingClaims returns the (message, token) pairs whose dedupe key is still pending.
-func (e *env) pendingClaims() map[string]bool {
+// pendingClaims returns the (message, token) pairs of claims whose dedupe record is still
+// pending.
+func (e *env) pendingClaims(claims []presence.Claim) map[string]bool {
 	e.t.Helper()
-	ctx := context.Background()
-	out := map[string]bool{}
-	iter := e.rdb.Scan(ctx, 0, "op:*:dd:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		v, err := e.rdb.Get(ctx, iter.Val()).Result()
-		if err != nil || !strings.HasPrefix(v, "p:") {
-			continue
-		}
-		parts := strings.Split(iter.Val(), ":") // op:{user}:dd:msg:token
-		out[parts[3]+"/"+parts[4]] = true
-	}
-	if err := iter.Err(); err != nil {
+	st, err := e.store.DedupeStates(context.Background(), claims)
+	if err != nil {
 		e.t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for i, c := range claims {
+		if st[i].Status == presence.DedupePending {
+			out[c.MsgID+"/"+c.Token] = true
+		}
 	}
 	return out
 }
@@ -154,10 +154,12 @@ func TestGracefulStopDrains(t *testing.T) {
 	const n = 60
 	e := newEnv(t, 1)
 	events := make([]any, n)
+	claims := make([]presence.Claim, n)
 	for i := range n {
-		user := fmt.Sprintf("d%03d", i)
-		e.device(user, token(), 2382, 0)
+		user, tok := fmt.Sprintf("d%03d", i), token()
+		e.device(user, tok, 2382, 0)
 		events[i] = c2c(fmt.Sprintf("drain-%03d", i), user, "hi")
+		claims[i] = presence.Claim{UserID: user, MsgID: fmt.Sprintf("drain-%03d", i), Token: tok}
 	}
 	e.sim.SetLatency(200 * time.Millisecond)
 	o := e.opts()
@@ -183,7 +185,7 @@ func TestGracefulStopDrains(t *testing.T) {
 			t.Errorf("offset %d (%s) committed but never pushed", i, id)
 		}
 	}
-	if p := e.pendingClaims(); len(p) != 0 {
+	if p := e.pendingClaims(claims); len(p) != 0 {
 		t.Errorf("claims left pending after a graceful stop: %v", p)
 	}
 }
