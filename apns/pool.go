@@ -39,10 +39,16 @@ type Certificate struct {
 type Options struct {
 	Host        string         // APNs base URL, e.g. the simulator's; "" → apns2.HostProduction/HostDevelopment by certificate
 	RootCAs     *x509.CertPool // nil → the system roots
-	Connections int            // HTTP/2 connections per certificate; default 2
-	InFlight    int            // concurrent requests per certificate; default 1000
-	Timeout     time.Duration  // per request; default 10s
-	Transport   string         // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
+	Connections int            // HTTP/2 connections per certificate at start; default 2
+	// MaxConnections is how many connections a certificate may grow to when its requests
+	// wait and its connections' stream limits sum to less than InFlight (h2 transport only);
+	// default max(4, Connections).
+	MaxConnections int
+	// InFlight bounds the concurrent requests per certificate; with the h2 transport also
+	// the sum of the connections' SETTINGS_MAX_CONCURRENT_STREAMS does. Default 2000.
+	InFlight  int
+	Timeout   time.Duration // per request; default 10s
+	Transport string        // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
 }
 
 // Transports of Options.Transport.
@@ -54,7 +60,7 @@ const (
 // Defaults of Options.
 const (
 	DefaultConnections = 2
-	DefaultInFlight    = 1000
+	DefaultInFlight    = 2000 // 2 connections × the 1000 streams APNs allows on each
 	DefaultTimeout     = 10 * time.Second
 	// DefaultTransport is apns/h2: in offpush bench it costs the worker about half the CPU per
 	// push of net/http's HTTP/2 client (24 µs vs 46 µs on 2 cores).
@@ -65,6 +71,10 @@ func (o Options) withDefaults() Options {
 	if o.Connections <= 0 {
 		o.Connections = DefaultConnections
 	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = max(4, o.Connections)
+	}
+	o.MaxConnections = max(o.MaxConnections, o.Connections)
 	if o.InFlight <= 0 {
 		o.InFlight = DefaultInFlight
 	}

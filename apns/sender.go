@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,22 +30,44 @@ const (
 	defaultRetryAfter = time.Second // Result.RetryAfter of a 429 without Retry-After
 )
 
-// sender is the state of one certificate: its clients (one HTTP/2 connection each), the
-// in-flight semaphore and, for token auth, the provider token its connections share (with
-// the other certificates of the same key).
+// sender is the state of one certificate: its connections (one apns2 client each), the
+// in-flight slots and, for token auth, the provider token its connections share (with the
+// other certificates of the same key).
+//
+// The slots bound the requests in flight to min(Options.InFlight, the sum of the
+// connections' SETTINGS_MAX_CONCURRENT_STREAMS), re-read every adaptEvery requests, so that
+// requests wait in the pool's lanes rather than in a transport's queue. When every slot is in
+// use, requests wait, and the streams of all connections are fewer than InFlight, a
+// connection is added, up to Options.MaxConnections.
 type sender struct {
-	clients    []*apns2.Client
-	transports []idleCloser
-	next       atomic.Uint32
-	slots      *slots
-	token      *token.Token // nil for certificate auth
-	timeout    time.Duration
+	conns    atomic.Pointer[[]*conn]
+	growMu   sync.Mutex // serializes adding connections
+	newConn  func() *conn
+	maxConns int
+	inFlight int
+	share    int // streams assumed for a connection whose limit is unknown: InFlight / Connections
+	ticks    atomic.Uint32
+	slots    *slots
+	token    *token.Token // nil for certificate auth
+	timeout  time.Duration
 }
+
+// conn is one HTTP/2 connection of a certificate.
+type conn struct {
+	client *apns2.Client
+	tr     idleCloser
+	active atomic.Int32 // requests in flight on it
+	limit  atomic.Int32 // its stream limit as last read
+}
+
+// adaptEvery is how many requests pass between two readings of the stream limits.
+const adaptEvery = 64
 
 // newSender builds the clients of c; tok is the provider token of its key (nil for
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
-	s := &sender{slots: newSlots(o.InFlight), token: tok, timeout: o.Timeout}
+	s := &sender{slots: newSlots(o.InFlight), token: tok, timeout: o.Timeout,
+		maxConns: o.MaxConnections, inFlight: o.InFlight, share: max(1, o.InFlight/o.Connections)}
 	host := o.Host
 	if host == "" {
 		host = apns2.HostDevelopment
@@ -51,19 +75,84 @@ func newSender(c Certificate, tok *token.Token, o Options) *sender {
 			host = apns2.HostProduction
 		}
 	}
-	for range o.Connections {
+	s.newConn = func() *conn {
 		tr := newTransport(c, o)
-		s.transports = append(s.transports, tr)
-		s.clients = append(s.clients, &apns2.Client{
+		cn := &conn{tr: tr, client: &apns2.Client{
 			Host:  host,
 			Token: s.token,
-			// No http.Client.Timeout: it costs a goroutine and a timer per request (8% of
-			// the worker's CPU in offpush bench); push bounds each request by ctx instead.
+			// No http.Client.Timeout: it costs a goroutine and a timer per request; push
+			// bounds each request by ctx instead.
 			HTTPClient: &http.Client{Transport: hintTransport{tr}},
-		})
+		}}
+		cn.limit.Store(int32(s.share))
+		return cn
 	}
+	conns := make([]*conn, o.Connections)
+	for i := range conns {
+		conns[i] = s.newConn()
+	}
+	s.conns.Store(&conns)
 	return s
 }
+
+// streamLimiter is a transport that knows its connection's stream limit (apns/h2; net/http's
+// transport keeps it to itself and queues requests beyond it).
+type streamLimiter interface{ MaxConcurrentStreams() int }
+
+// pick is the connection with the most free streams.
+func (s *sender) pick() *conn {
+	conns := *s.conns.Load()
+	best, free := conns[0], int32(-1<<31)
+	for _, c := range conns {
+		if f := c.limit.Load() - c.active.Load(); f > free {
+			best, free = c, f
+		}
+	}
+	return best
+}
+
+// adapt re-reads the connections' stream limits, sets the slots to them and adds a
+// connection when requests wait for slots that more streams would give.
+func (s *sender) adapt() {
+	conns := *s.conns.Load()
+	total, known := 0, true
+	for _, c := range conns {
+		sl, ok := c.tr.(streamLimiter)
+		if !ok {
+			known = false
+			break
+		}
+		n := sl.MaxConcurrentStreams()
+		if n <= 0 {
+			n = s.share // not dialled yet, or lost: it will redial
+		}
+		c.limit.Store(int32(min(n, 1<<30)))
+		total += n
+	}
+	if !known {
+		return // net/http: the transport bounds each connection itself
+	}
+	s.slots.setLimit(min(s.inFlight, total))
+	if total < s.inFlight && len(conns) < s.maxConns && s.slots.saturated() {
+		s.grow(len(conns))
+	}
+}
+
+// grow adds a connection, unless another call did since the caller saw had connections.
+func (s *sender) grow(had int) {
+	s.growMu.Lock()
+	defer s.growMu.Unlock()
+	conns := *s.conns.Load()
+	if len(conns) != had {
+		return
+	}
+	next := append(slices.Clip(conns), s.newConn())
+	s.conns.Store(&next)
+	s.slots.setLimit(min(s.inFlight, s.slots.limitNow()+s.share))
+}
+
+// connections is the number of connections the certificate has.
+func (s *sender) connections() int { return len(*s.conns.Load()) }
 
 // idleCloser is a RoundTripper whose idle connection Pool.Close closes.
 type idleCloser interface {
@@ -102,11 +191,6 @@ func newNetHTTPTransport(cfg *tls.Config) *http.Transport {
 	}
 }
 
-// client picks the next connection round-robin.
-func (s *sender) client() *apns2.Client {
-	return s.clients[int(s.next.Add(1)%uint32(len(s.clients)))]
-}
-
 // push sends n on the next connection and classifies the answer.
 func (s *sender) push(ctx context.Context, n *render.Notification) Result {
 	var bearer string
@@ -116,9 +200,15 @@ func (s *sender) push(ctx context.Context, n *render.Notification) Result {
 	hint := new(string)
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, hint), s.timeout)
 	defer cancel()
+	c := s.pick()
+	c.active.Add(1)
 	start := time.Now()
-	resp, err := s.client().PushWithContext(ctx, notification(n))
+	resp, err := c.client.PushWithContext(ctx, notification(n))
 	r := Result{Duration: time.Since(start)}
+	c.active.Add(-1)
+	if s.ticks.Add(1)%adaptEvery == 0 {
+		s.adapt()
+	}
 	if err != nil {
 		var ue *url.Error // "Post <url with the device token>: …": keep the cause only
 		if errors.As(err, &ue) {
@@ -155,8 +245,8 @@ func (s *sender) refresh(used string) error {
 }
 
 func (s *sender) close() {
-	for _, tr := range s.transports {
-		tr.CloseIdleConnections()
+	for _, c := range *s.conns.Load() {
+		c.tr.CloseIdleConnections()
 	}
 }
 

@@ -17,21 +17,23 @@ const (
 	Bulk
 )
 
-// slots is a counting semaphore with two priority classes. Waiters of a class are served in
+// slots is a counting semaphore with two priority classes and a limit that may change while
+// slots are held (the server's stream limits change). Waiters of a class are served in
 // arrival order.
 type slots struct {
-	mu   sync.Mutex
-	free int
-	wait [2][]chan struct{} // by Lane
+	mu    sync.Mutex
+	limit int
+	used  int
+	wait  [2][]chan struct{} // by Lane
 }
 
-func newSlots(n int) *slots { return &slots{free: n} }
+func newSlots(n int) *slots { return &slots{limit: n} }
 
 // acquire takes a slot, waiting as long as ctx allows.
 func (s *slots) acquire(ctx context.Context, lane Lane) error {
 	s.mu.Lock()
-	if s.free > 0 && len(s.wait[Fast]) == 0 && (lane == Fast || len(s.wait[Bulk]) == 0) {
-		s.free--
+	if s.used < s.limit && len(s.wait[Fast]) == 0 && (lane == Fast || len(s.wait[Bulk]) == 0) {
+		s.used++
 		s.mu.Unlock()
 		return nil
 	}
@@ -52,25 +54,53 @@ func (s *slots) acquire(ctx context.Context, lane Lane) error {
 		}
 	}
 	// Granted meanwhile: hand the slot on.
-	s.releaseLocked()
+	s.used--
+	s.grantLocked()
 	return ctx.Err()
 }
 
 // release returns a slot, to the first Fast waiter, else the first Bulk waiter.
 func (s *slots) release() {
 	s.mu.Lock()
-	s.releaseLocked()
+	s.used--
+	s.grantLocked()
 	s.mu.Unlock()
 }
 
-func (s *slots) releaseLocked() {
+// setLimit changes the number of slots; held slots above a lowered limit are not taken back,
+// but no new one is granted until the use is below it.
+func (s *slots) setLimit(n int) {
+	s.mu.Lock()
+	if n != s.limit {
+		s.limit = n
+		s.grantLocked()
+	}
+	s.mu.Unlock()
+}
+
+// limitNow is the current limit.
+func (s *slots) limitNow() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limit
+}
+
+// saturated reports whether every slot is in use and requests wait.
+func (s *slots) saturated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used >= s.limit && len(s.wait[Fast])+len(s.wait[Bulk]) > 0
+}
+
+// grantLocked hands free slots to waiters, Fast first.
+func (s *slots) grantLocked() {
 	for lane := range s.wait {
-		if q := s.wait[lane]; len(q) > 0 {
+		for s.used < s.limit && len(s.wait[lane]) > 0 {
+			q := s.wait[lane]
 			close(q[0])
 			q[0] = nil
 			s.wait[lane] = q[1:]
-			return
+			s.used++
 		}
 	}
-	s.free++
 }

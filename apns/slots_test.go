@@ -35,8 +35,8 @@ func TestSlotsPriority(t *testing.T) {
 		}
 	}
 	s.release()
-	if s.free != 1 {
-		t.Errorf("free = %d after all released, want 1", s.free)
+	if s.used != 0 {
+		t.Errorf("used = %d after all released, want 0", s.used)
 	}
 }
 
@@ -54,8 +54,8 @@ func TestSlotsCancel(t *testing.T) {
 		t.Fatalf("%d waiters left after cancellation", len(s.wait[Fast]))
 	}
 	s.release()
-	if s.free != 1 {
-		t.Fatalf("free = %d, want 1", s.free)
+	if s.used != 0 {
+		t.Fatalf("used = %d, want 0", s.used)
 	}
 	// Granted and cancelled at once: the slot must come back.
 	for range 200 {
@@ -69,8 +69,8 @@ func TestSlotsCancel(t *testing.T) {
 		if err := <-got; err == nil {
 			s.release() // it won the slot before the cancel
 		}
-		if s.free != 1 {
-			t.Fatalf("free = %d after a grant raced a cancel, want 1", s.free)
+		if s.used != 0 {
+			t.Fatalf("used = %d after a grant raced a cancel, want 0", s.used)
 		}
 	}
 }
@@ -87,4 +87,35 @@ func waitQueued(t *testing.T, s *slots, lane Lane, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("%d waiters in lane %d, want %d", len(s.wait[lane]), lane, n)
+}
+
+// TestSlotsLimit: a lowered limit grants nothing until use falls below it; a raised one
+// grants to the waiters at once.
+func TestSlotsLimit(t *testing.T) {
+	s := newSlots(2)
+	ctx := context.Background()
+	_ = s.acquire(ctx, Fast)
+	_ = s.acquire(ctx, Fast)
+	s.setLimit(1)
+	got := make(chan struct{}, 3)
+	for range 3 {
+		go func() { _ = s.acquire(ctx, Bulk); got <- struct{}{} }()
+	}
+	waitQueued(t, s, Bulk, 3)
+	s.release() // used 1 = limit 1: nobody gets it
+	if !s.saturated() {
+		t.Fatal("not saturated with 3 waiters at the limit")
+	}
+	select {
+	case <-got:
+		t.Fatal("granted above a lowered limit")
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.setLimit(4) // room for 3 more
+	for range 3 {
+		<-got
+	}
+	if s.used != 4 {
+		t.Errorf("used = %d, want 4", s.used)
+	}
 }

@@ -88,15 +88,18 @@ type TLS struct {
 type APNs struct {
 	// Host replaces Apple's host for every certificate (an APNs simulator, a proxy), as an
 	// https URL. "" = ProductionHost or DevelopmentHost by the certificate's environment.
-	Host         string        `yaml:"host"`
-	CAFile       string        `yaml:"caFile"`      // extra PEM root CA trusted for Host
-	Transport    string        `yaml:"transport"`   // HTTP/2 client: "h2" (offpush's lean one) or "net/http"
-	Connections  int           `yaml:"connections"` // HTTP/2 connections per certificate
-	InFlight     int           `yaml:"inFlight"`    // concurrent requests per certificate
-	Timeout      time.Duration `yaml:"timeout"`     // one request
-	MaxAttempts  int           `yaml:"maxAttempts"` // sends of one notification, retries included
-	MaxElapsed   time.Duration `yaml:"maxElapsed"`  // time from first send to giving up
-	Certificates []Certificate `yaml:"certificates"`
+	Host        string `yaml:"host"`
+	CAFile      string `yaml:"caFile"`      // extra PEM root CA trusted for Host
+	Transport   string `yaml:"transport"`   // HTTP/2 client: "h2" (offpush's lean one) or "net/http"
+	Connections int    `yaml:"connections"` // HTTP/2 connections per certificate at start
+	// MaxConnections: a certificate whose requests wait on connections that allow fewer
+	// streams than inFlight grows up to this many connections (h2 transport).
+	MaxConnections int           `yaml:"maxConnections"`
+	InFlight       int           `yaml:"inFlight"`    // concurrent requests per certificate
+	Timeout        time.Duration `yaml:"timeout"`     // one request
+	MaxAttempts    int           `yaml:"maxAttempts"` // sends of one notification, retries included
+	MaxElapsed     time.Duration `yaml:"maxElapsed"`  // time from first send to giving up
+	Certificates   []Certificate `yaml:"certificates"`
 }
 
 // Apple's provider API hosts (Apple: "Sending notification requests to APNs").
@@ -207,12 +210,13 @@ func Default() Config {
 		},
 		Redis: Redis{Addrs: []string{"127.0.0.1:6379"}},
 		APNs: APNs{
-			Transport:   "h2",
-			Connections: 2,
-			InFlight:    1000,
-			Timeout:     10 * time.Second,
-			MaxAttempts: 5,
-			MaxElapsed:  30 * time.Second,
+			Transport:      "h2",
+			Connections:    2,
+			MaxConnections: 4,
+			InFlight:       2000,
+			Timeout:        10 * time.Second,
+			MaxAttempts:    5,
+			MaxElapsed:     30 * time.Second,
 		},
 		Pipeline: Pipeline{
 			QueueSize:     1024,

@@ -86,6 +86,7 @@ func (a APNs) validate(v *checker, p string) {
 	v.check(a.Transport == "h2" || a.Transport == "net/http", p+".transport", "must be h2 or net/http")
 	positive(v, p+".connections", a.Connections)
 	positive(v, p+".inFlight", a.InFlight)
+	v.check(a.MaxConnections >= a.Connections, p+".maxConnections", "must be ≥ apns.connections")
 	positive(v, p+".timeout", a.Timeout)
 	positive(v, p+".maxAttempts", a.MaxAttempts)
 	positive(v, p+".maxElapsed", a.MaxElapsed)

@@ -83,6 +83,7 @@ func TestValidate(t *testing.T) {
 		{"bad api addr", func(c *Config) { c.API.Addr = "8080" }, "api.addr", "not host:port"},
 		{"no api token", func(c *Config) { c.API.Tokens = nil }, "api.tokens", "OFFPUSH_API_TOKENS"},
 		{"api token with a space", func(c *Config) { c.API.Tokens = []string{"a", "b c"} }, "api.tokens[1]", "without spaces"},
+		{"fewer max connections", func(c *Config) { c.APNs.MaxConnections = 1 }, "apns.maxConnections", "≥ apns.connections"},
 		{"no body limit", func(c *Config) { c.API.MaxBodyBytes = 0 }, "api.maxBodyBytes", "must be > 0"},
 
 		{"bad ops addr", func(c *Config) { c.Ops.Addr = "localhost" }, "ops.addr", "not host:port"},

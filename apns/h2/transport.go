@@ -147,6 +147,21 @@ func (t *Transport) drop(c *Conn) {
 	t.cur.CompareAndSwap(c, nil)
 }
 
+// MaxConcurrentStreams is the current connection's stream limit as the server's last SETTINGS
+// set it; 0 when there is no usable connection (none dialled yet, or it was lost).
+func (t *Transport) MaxConcurrentStreams() int {
+	c := t.cur.Load()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.goingAway {
+		return 0
+	}
+	return c.maxActive
+}
+
 // CloseIdleConnections closes the connection if no request is queued or in flight (apns2's
 // Client.CloseIdleConnections calls it).
 func (t *Transport) CloseIdleConnections() {

@@ -185,6 +185,6 @@ func newPool(c config.APNs, certs []apns.Certificate) (*apns.Pool, error) {
 		return nil, fmt.Errorf("apns.caFile: %w", err)
 	}
 	return apns.NewPool(certs, apns.Options{
-		Host: c.Host, RootCAs: roots, Transport: c.Transport, Connections: c.Connections, InFlight: c.InFlight, Timeout: c.Timeout,
+		Host: c.Host, RootCAs: roots, Transport: c.Transport, Connections: c.Connections, MaxConnections: c.MaxConnections, InFlight: c.InFlight, Timeout: c.Timeout,
 	})
 }
