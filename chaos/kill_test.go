@@ -92,3 +92,19 @@ func TestRebalanceRepeats(t *testing.T) {
 	h.WaitSettled(3 * time.Minute)
 	h.Account("rebalance, no fault", false)
 }
+
+// TestKill9At100ms is TestKill9Restart with APNs answering after Apple's typical round trip
+// (100 ms, 20 ms jitter), where thousands of pushes are in flight at once: nothing is lost,
+// and only pushes in flight at the kill may repeat.
+func TestKill9At100ms(t *testing.T) {
+	long(t)
+	h := New(t, Options{Workload: workload()})
+	h.SetLatency(100 * time.Millisecond)
+	h.Stream()
+	w := h.StartWorker()
+	h.WaitDelivered(0.35)
+	h.Kill9(w)
+	h.StartWorker()
+	h.WaitSettled(3 * time.Minute)
+	h.Account("kill -9 + restart, APNs at 100 ms", false)
+}
