@@ -94,7 +94,7 @@ func TestRebalanceRepeats(t *testing.T) {
 }
 
 // TestKill9At100ms is TestKill9Restart with APNs answering after Apple's typical round trip
-// (100 ms, 20 ms jitter), where thousands of pushes are in flight at once: nothing is lost,
+// (100 ms), where thousands of pushes are in flight at once: nothing is lost,
 // and only pushes in flight at the kill may repeat.
 func TestKill9At100ms(t *testing.T) {
 	long(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"offpush/presence"
 	"offpush/presence/redistest"
@@ -49,8 +50,16 @@ func BenchmarkLookupParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "recipients/s")
 }
 
-// BenchmarkClaim claims batches of 500 new (message, device) pairs spread over 500 users.
+// BenchmarkClaim claims batches of 500 new (message, device) pairs spread over 500 users,
+// with the message's sentAt as the pipeline claims, and without one (the claim searches the
+// buckets of the last DedupeTTL).
 func BenchmarkClaim(b *testing.B) {
+	for name, sentAt := range map[string]time.Time{"sentAt": time.Now(), "zeroSentAt": {}} {
+		b.Run(name, func(b *testing.B) { benchClaim(b, sentAt) })
+	}
+}
+
+func benchClaim(b *testing.B, sentAt time.Time) {
 	ctx := context.Background()
 	s := benchStore(b)
 	users := seedUsers(b, s, benchBatch)
@@ -61,7 +70,7 @@ func BenchmarkClaim(b *testing.B) {
 		n++
 		msg := "msg-" + strconv.Itoa(n)
 		for i, u := range users {
-			claims[i] = presence.Claim{UserID: u, MsgID: msg, Token: "0f00d" + strconv.Itoa(i)}
+			claims[i] = presence.Claim{UserID: u, MsgID: msg, Token: "0f00d" + strconv.Itoa(i), SentAt: sentAt}
 		}
 		r, err := s.Claim(ctx, claims)
 		if err != nil || r[0].State != presence.ClaimNew {
