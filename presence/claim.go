@@ -66,13 +66,15 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 	now := s.opts.Now()
 	cmds, err := s.evalBatch(ctx, s.claim, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
 		c := claims[i]
-		ignore := "0"
+		ignore := argZero
 		if c.IgnoreBadge {
-			ignore = "1"
+			ignore = argOne
 		}
-		l := s.locate(c, now)
-		keys := append([]string{s.userKey(c.UserID)}, l.keys...)
-		args := append([]any{c.Token, l.field, ignore, s.ttlMs, s.leaseMs, s.capMs}, l.endArgs()...)
+		keys := make([]string, 1, 2)
+		keys[0] = s.userKey(c.UserID)
+		args := make([]any, 6, 7)
+		args[0], args[1], args[2], args[3], args[4], args[5] = c.Token, dedupeField(c.MsgID, c.Token), ignore, s.ttlArg, s.leaseArg, s.capArg
+		keys, args = s.appendHashes(c, now, keys, args)
 		return s.claim.EvalSha(ctx, p, keys, args...)
 	})
 	if err != nil {
@@ -99,9 +101,11 @@ func (s *Store) Done(ctx context.Context, dones []Claim) error {
 	}
 	now := s.opts.Now()
 	_, err := s.evalBatch(ctx, s.done, len(dones), func(p redis.Pipeliner, i int) *redis.Cmd {
-		l := s.locate(dones[i], now)
-		args := append([]any{l.field, s.ttlMs, s.capMs}, l.endArgs()...)
-		return s.done.EvalSha(ctx, p, l.keys, args...)
+		c := dones[i]
+		args := make([]any, 3, 4)
+		args[0], args[1], args[2] = dedupeField(c.MsgID, c.Token), s.ttlArg, s.capArg
+		keys, args := s.appendHashes(c, now, make([]string, 0, 1), args)
+		return s.done.EvalSha(ctx, p, keys, args...)
 	})
 	if err != nil {
 		return fmt.Errorf("done %d pushes: %w", len(dones), err)
@@ -121,10 +125,11 @@ func (s *Store) DedupeStates(ctx context.Context, claims []Claim) ([]DedupeState
 	cmds := make([][]*redis.StringCmd, len(claims))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range claims {
-			l := s.locate(c, now)
-			cmds[i] = make([]*redis.StringCmd, len(l.keys))
-			for j, k := range l.keys {
-				cmds[i][j] = p.HGet(ctx, k, l.field)
+			f := dedupeField(c.MsgID, c.Token)
+			keys, _ := s.appendHashes(c, now, nil, nil)
+			cmds[i] = make([]*redis.StringCmd, len(keys))
+			for j, k := range keys {
+				cmds[i][j] = p.HGet(ctx, k, f)
 			}
 		}
 		return nil
@@ -148,6 +153,9 @@ func (s *Store) DedupeStates(ctx context.Context, claims []Claim) ([]DedupeState
 	}
 	return out, nil
 }
+
+// Script arguments that are always the same: boxed once.
+var argZero, argOne any = "0", "1"
 
 // evalBatch queues n EVALSHA calls of sc in one pipeline and returns their commands. Calls
 // that failed with NOSCRIPT (script cache flushed, a new node) are retried once after loading

@@ -16,8 +16,8 @@ const fieldLen = 8
 // dedupeField is the field of (msgID, token) in a user's dedupe hash. The message id is
 // length-prefixed so that no two pairs hash the same input.
 func dedupeField(msgID, token string) string {
-	b := make([]byte, 0, binary.MaxVarintLen64+len(msgID)+len(token))
-	b = binary.AppendUvarint(b, uint64(len(msgID)))
+	var buf [256]byte // on the stack for usual ids and tokens
+	b := binary.AppendUvarint(buf[:0], uint64(len(msgID)))
 	b = append(b, msgID...)
 	b = append(b, token...)
 	sum := sha256.Sum256(b)
@@ -39,45 +39,35 @@ func (s *Store) bucketKey(userID string, startMs int64) string {
 	return s.opts.Prefix + ":{" + userID + "}:dd:" + strconv.FormatInt(floorDiv(startMs, 1000), 10)
 }
 
-// dedupeLoc is where the dedupe field of one claim may be: keys[0] is the hash a first claim
-// writes; the others are only searched. ends[i] is the end of keys[i]'s bucket (unix ms),
-// which its expiry must outlast by DedupeTTL.
-type dedupeLoc struct {
-	field string
-	keys  []string
-	ends  []int64
-}
-
-// locate returns the dedupe hashes of c. A claim with SentAt has one: the bucket of SentAt.
-// A zero SentAt takes the bucket of the Store's clock now, of size zeroBucket, and is also
-// looked for in every such bucket that a claim within the last DedupeTTL may have written,
-// one bucket of clock skew between workers allowed on either side.
-func (s *Store) locate(c Claim, now time.Time) dedupeLoc {
-	l := dedupeLoc{field: dedupeField(c.MsgID, c.Token)}
+// appendHashes appends to keys the dedupe hashes the field of c may be in, the one a first
+// write goes to first, and to ends (unless nil) their bucket ends in unix ms as script
+// arguments: each hash must outlive its bucket's end by DedupeTTL. A claim with SentAt has
+// one hash: the bucket of SentAt. A zero SentAt takes the bucket of the Store's clock now, of
+// size zeroBucket, and is also looked for in every such bucket that a claim within the last
+// DedupeTTL may have written, one bucket of clock skew between workers allowed either way.
+func (s *Store) appendHashes(c Claim, now time.Time, keys []string, ends []any) ([]string, []any) {
+	add := func(start, size int64) {
+		keys = append(keys, s.bucketKey(c.UserID, start))
+		if ends != nil {
+			ends = append(ends, strconv.FormatInt(start+size, 10))
+		}
+	}
 	if !c.SentAt.IsZero() {
 		b := s.bucketMs
-		start := floorDiv(c.SentAt.UnixMilli(), b) * b
-		l.keys = []string{s.bucketKey(c.UserID, start)}
-		l.ends = []int64{start + b}
-		return l
+		add(floorDiv(c.SentAt.UnixMilli(), b)*b, b)
+		return keys, ends
 	}
 	z := s.zeroBucketMs
 	nowMs := now.UnixMilli()
 	cur := floorDiv(nowMs, z)
 	lo, hi := floorDiv(nowMs-s.opts.DedupeTTL.Milliseconds(), z)-1, cur+1
-	l.keys = make([]string, 0, hi-lo+1)
-	l.ends = make([]int64, 0, hi-lo+1)
-	add := func(i int64) {
-		l.keys = append(l.keys, s.bucketKey(c.UserID, i*z))
-		l.ends = append(l.ends, (i+1)*z)
-	}
-	add(cur)
+	add(cur*z, z)
 	for i := hi; i >= lo; i-- {
 		if i != cur {
-			add(i)
+			add(i*z, z)
 		}
 	}
-	return l
+	return keys, ends
 }
 
 // zeroBucket is the bucket size of claims without SentAt: DedupeBucket, but at least a
@@ -85,15 +75,6 @@ func (s *Store) locate(c Claim, now time.Time) dedupeLoc {
 func zeroBucket(o Options) time.Duration {
 	q := (o.DedupeTTL/4 + time.Second - 1).Truncate(time.Second)
 	return max(o.DedupeBucket, q)
-}
-
-// endArgs are the bucket ends of l's hashes, the ARGV tail of the claim and done scripts.
-func (l dedupeLoc) endArgs() []any {
-	out := make([]any, len(l.ends))
-	for i, e := range l.ends {
-		out[i] = strconv.FormatInt(e, 10)
-	}
-	return out
 }
 
 // DedupeStatus is what the dedupe record of one push says.

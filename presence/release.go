@@ -18,9 +18,10 @@ func (s *Store) Release(ctx context.Context, claims []Claim) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		now := s.opts.Now()
 		for _, c := range claims {
-			l := s.locate(c, now)
-			for _, k := range l.keys {
-				p.HDel(ctx, k, l.field)
+			f := dedupeField(c.MsgID, c.Token)
+			keys, _ := s.appendHashes(c, now, nil, nil)
+			for _, k := range keys {
+				p.HDel(ctx, k, f)
 			}
 		}
 		return nil

@@ -73,11 +73,11 @@ func (o Options) withDefaults() Options {
 // Store reads and writes the presence schema (see the package comment). It is safe for
 // concurrent use.
 type Store struct {
-	rdb     redis.UniversalClient
-	opts    Options
-	ttlMs   string // DedupeTTL in milliseconds, as sent to the claim and done scripts
-	leaseMs string // ClaimLease in milliseconds
-	capMs   string // DedupeBucket in milliseconds: how far past now a bucket end counts
+	rdb  redis.UniversalClient
+	opts Options
+	// Script arguments, in milliseconds: DedupeTTL, ClaimLease, and DedupeBucket (how far
+	// past now a bucket end counts).
+	ttlArg, leaseArg, capArg any
 
 	bucketMs     int64 // DedupeBucket in milliseconds
 	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
@@ -95,9 +95,9 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	return &Store{
 		rdb:          rdb,
 		opts:         opts,
-		ttlMs:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
-		leaseMs:      strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
-		capMs:        strconv.FormatInt(opts.DedupeBucket.Milliseconds(), 10),
+		ttlArg:       strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
+		leaseArg:     strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
+		capArg:       strconv.FormatInt(opts.DedupeBucket.Milliseconds(), 10),
 		bucketMs:     opts.DedupeBucket.Milliseconds(),
 		zeroBucketMs: zeroBucket(opts).Milliseconds(),
 		claim:        redis.NewScript(claimSrc),
