@@ -170,10 +170,10 @@ func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification, lan
 		return Result{Class: Permanent, Reason: ReasonUnknownCertificate,
 			Err: fmt.Errorf("busiId %d: %w", busiID, ErrUnknownCertificate)}
 	}
-	if err := s.slots.acquire(ctx, lane); err != nil {
+	if err := s.slots.Acquire(ctx, lane); err != nil {
 		return Result{Class: Retry, Err: fmt.Errorf("wait for an in-flight slot: %w", err)}
 	}
-	defer s.slots.release()
+	defer s.slots.Release()
 	return s.push(ctx, n)
 }
 

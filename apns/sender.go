@@ -47,7 +47,7 @@ type sender struct {
 	inFlight int
 	share    int // streams assumed for a connection whose limit is unknown: InFlight / Connections
 	ticks    atomic.Uint32
-	slots    *slots
+	slots    *Slots
 	token    *token.Token // nil for certificate auth
 	timeout  time.Duration
 }
@@ -66,7 +66,7 @@ const adaptEvery = 64
 // newSender builds the clients of c; tok is the provider token of its key (nil for
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
-	s := &sender{slots: newSlots(o.InFlight), token: tok, timeout: o.Timeout,
+	s := &sender{slots: NewSlots(o.InFlight), token: tok, timeout: o.Timeout,
 		maxConns: o.MaxConnections, inFlight: o.InFlight, share: max(1, o.InFlight/o.Connections)}
 	host := o.Host
 	if host == "" {

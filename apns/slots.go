@@ -17,20 +17,22 @@ const (
 	Bulk
 )
 
-// slots is a counting semaphore with two priority classes and a limit that may change while
-// slots are held (the server's stream limits change). Waiters of a class are served in
-// arrival order.
-type slots struct {
+// Slots is a counting semaphore with two priority classes (Lanes) and a limit that may change
+// while slots are held (the server's stream limits change). Waiters of a lane are served in
+// arrival order. The Pool bounds each certificate's requests in flight with one; the pipeline
+// bounds its pushes in progress with another.
+type Slots struct {
 	mu    sync.Mutex
 	limit int
 	used  int
 	wait  [2][]chan struct{} // by Lane
 }
 
-func newSlots(n int) *slots { return &slots{limit: n} }
+// NewSlots returns n slots.
+func NewSlots(n int) *Slots { return &Slots{limit: n} }
 
-// acquire takes a slot, waiting as long as ctx allows.
-func (s *slots) acquire(ctx context.Context, lane Lane) error {
+// Acquire takes a slot, waiting as long as ctx allows.
+func (s *Slots) Acquire(ctx context.Context, lane Lane) error {
 	s.mu.Lock()
 	if s.used < s.limit && len(s.wait[Fast]) == 0 && (lane == Fast || len(s.wait[Bulk]) == 0) {
 		s.used++
@@ -59,8 +61,8 @@ func (s *slots) acquire(ctx context.Context, lane Lane) error {
 	return ctx.Err()
 }
 
-// release returns a slot, to the first Fast waiter, else the first Bulk waiter.
-func (s *slots) release() {
+// Release returns a slot, to the first Fast waiter, else the first Bulk waiter.
+func (s *Slots) Release() {
 	s.mu.Lock()
 	s.used--
 	s.grantLocked()
@@ -69,7 +71,7 @@ func (s *slots) release() {
 
 // setLimit changes the number of slots; held slots above a lowered limit are not taken back,
 // but no new one is granted until the use is below it.
-func (s *slots) setLimit(n int) {
+func (s *Slots) setLimit(n int) {
 	s.mu.Lock()
 	if n != s.limit {
 		s.limit = n
@@ -79,21 +81,21 @@ func (s *slots) setLimit(n int) {
 }
 
 // limitNow is the current limit.
-func (s *slots) limitNow() int {
+func (s *Slots) limitNow() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.limit
 }
 
 // saturated reports whether every slot is in use and requests wait.
-func (s *slots) saturated() bool {
+func (s *Slots) saturated() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.used >= s.limit && len(s.wait[Fast])+len(s.wait[Bulk]) > 0
 }
 
 // grantLocked hands free slots to waiters, Fast first.
-func (s *slots) grantLocked() {
+func (s *Slots) grantLocked() {
 	for lane := range s.wait {
 		for s.used < s.limit && len(s.wait[lane]) > 0 {
 			q := s.wait[lane]

@@ -9,15 +9,15 @@ import (
 // TestSlotsPriority: a freed slot goes to the first waiting Fast request before any Bulk one,
 // and a Bulk request does not overtake waiting Fast ones even when a slot is free.
 func TestSlotsPriority(t *testing.T) {
-	s := newSlots(1)
+	s := NewSlots(1)
 	ctx := context.Background()
-	if err := s.acquire(ctx, Bulk); err != nil {
+	if err := s.Acquire(ctx, Bulk); err != nil {
 		t.Fatal(err)
 	}
 	order := make(chan string, 3)
 	wait := func(name string, lane Lane) {
 		go func() {
-			if err := s.acquire(ctx, lane); err == nil {
+			if err := s.Acquire(ctx, lane); err == nil {
 				order <- name
 			}
 		}()
@@ -29,12 +29,12 @@ func TestSlotsPriority(t *testing.T) {
 	wait("fast2", Fast)
 	waitQueued(t, s, Fast, 2)
 	for _, want := range []string{"fast1", "fast2", "bulk1"} {
-		s.release()
+		s.Release()
 		if got := <-order; got != want {
 			t.Fatalf("slot went to %s, want %s", got, want)
 		}
 	}
-	s.release()
+	s.Release()
 	if s.used != 0 {
 		t.Errorf("used = %d after all released, want 0", s.used)
 	}
@@ -43,31 +43,31 @@ func TestSlotsPriority(t *testing.T) {
 // TestSlotsCancel: a request that gives up while waiting leaves the queue, and a slot granted
 // to it at the same moment is handed on, not lost.
 func TestSlotsCancel(t *testing.T) {
-	s := newSlots(1)
-	_ = s.acquire(context.Background(), Fast)
+	s := NewSlots(1)
+	_ = s.Acquire(context.Background(), Fast)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := s.acquire(ctx, Fast); err == nil {
+	if err := s.Acquire(ctx, Fast); err == nil {
 		t.Fatal("acquired a slot that was taken")
 	}
 	if len(s.wait[Fast]) != 0 {
 		t.Fatalf("%d waiters left after cancellation", len(s.wait[Fast]))
 	}
-	s.release()
+	s.Release()
 	if s.used != 0 {
 		t.Fatalf("used = %d, want 0", s.used)
 	}
 	// Granted and cancelled at once: the slot must come back.
 	for range 200 {
-		_ = s.acquire(context.Background(), Fast)
+		_ = s.Acquire(context.Background(), Fast)
 		ctx, cancel := context.WithCancel(context.Background())
 		got := make(chan error)
-		go func() { got <- s.acquire(ctx, Fast) }()
+		go func() { got <- s.Acquire(ctx, Fast) }()
 		waitQueued(t, s, Fast, 1)
 		go cancel()
-		s.release()
+		s.Release()
 		if err := <-got; err == nil {
-			s.release() // it won the slot before the cancel
+			s.Release() // it won the slot before the cancel
 		}
 		if s.used != 0 {
 			t.Fatalf("used = %d after a grant raced a cancel, want 0", s.used)
@@ -75,7 +75,7 @@ func TestSlotsCancel(t *testing.T) {
 	}
 }
 
-func waitQueued(t *testing.T, s *slots, lane Lane, n int) {
+func waitQueued(t *testing.T, s *Slots, lane Lane, n int) {
 	t.Helper()
 	for range 1000 {
 		s.mu.Lock()
@@ -92,17 +92,17 @@ func waitQueued(t *testing.T, s *slots, lane Lane, n int) {
 // TestSlotsLimit: a lowered limit grants nothing until use falls below it; a raised one
 // grants to the waiters at once.
 func TestSlotsLimit(t *testing.T) {
-	s := newSlots(2)
+	s := NewSlots(2)
 	ctx := context.Background()
-	_ = s.acquire(ctx, Fast)
-	_ = s.acquire(ctx, Fast)
+	_ = s.Acquire(ctx, Fast)
+	_ = s.Acquire(ctx, Fast)
 	s.setLimit(1)
 	got := make(chan struct{}, 3)
 	for range 3 {
-		go func() { _ = s.acquire(ctx, Bulk); got <- struct{}{} }()
+		go func() { _ = s.Acquire(ctx, Bulk); got <- struct{}{} }()
 	}
 	waitQueued(t, s, Bulk, 3)
-	s.release() // used 1 = limit 1: nobody gets it
+	s.Release() // used 1 = limit 1: nobody gets it
 	if !s.saturated() {
 		t.Fatal("not saturated with 3 waiters at the limit")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,7 +17,9 @@ func TestMergerMerges(t *testing.T) {
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
+	var inDo atomic.Int64
 	m := newMerger(func(_ context.Context, in []int) ([]string, error) {
+		inDo.Add(int64(len(in)))
 		<-gate
 		mu.Lock()
 		sizes = append(sizes, len(in))
@@ -39,9 +42,7 @@ func TestMergerMerges(t *testing.T) {
 			}
 		})
 	}
-	for len(m.calls) < cap(m.calls) { // runners hold their first calls; the rest queue
-		time.Sleep(time.Millisecond)
-	}
+	queued(m, &inDo, 2*calls, 2)
 	close(gate)
 	wg.Wait()
 	m.stop()
@@ -63,7 +64,9 @@ func TestMergerMerges(t *testing.T) {
 func TestMergerFailureIsolated(t *testing.T) {
 	gate := make(chan struct{})
 	bad := errors.New("slot down")
+	var inDo atomic.Int64
 	m := newMerger(func(_ context.Context, in []int) ([]int, error) {
+		inDo.Add(int64(len(in)))
 		<-gate
 		if slices.Contains(in, 13) {
 			return nil, bad
@@ -77,14 +80,20 @@ func TestMergerFailureIsolated(t *testing.T) {
 	for i := range res {
 		wg.Go(func() { _, res[i] = m.call(context.Background(), []int{i}) })
 	}
-	for len(m.calls) < cap(m.calls) {
-		time.Sleep(time.Millisecond)
-	}
+	queued(m, &inDo, len(res), 1)
 	close(gate)
 	wg.Wait()
 	for i, err := range res {
 		if (i == 13) != (err != nil) {
 			t.Errorf("call %d: err %v", i, err)
 		}
+	}
+}
+
+// queued waits until the merger's runners are all blocked in do and the other calls queue
+// behind them: every item is in do or queued, or the queue is full. per is items per call.
+func queued[T, R any](m *merger[T, R], inDo *atomic.Int64, items, per int) {
+	for int(inDo.Load())+per*len(m.calls) < items && len(m.calls) < cap(m.calls) {
+		time.Sleep(time.Millisecond)
 	}
 }

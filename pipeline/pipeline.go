@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"offpush/apns"
 )
 
 // Options configure a Pipeline. Zero values take the defaults noted.
@@ -40,7 +42,11 @@ type Options struct {
 	FanoutWindow int
 	// BulkBatches bounds the batches of large events in flight at once, over all events;
 	// default 16.
-	BulkBatches    int
+	BulkBatches int
+	// MaxPushes bounds the pushes in progress (waiting for an APNs slot, in flight, or
+	// between retries), over all events: each holds a goroutine. Small events' pushes take a
+	// free one before large events'. Default 4096, about twice apns.Options.InFlight.
+	MaxPushes      int
 	Expiry         time.Duration // push expiry window, default 24h
 	MaxAttempts    int           // APNs attempts per push, default 5
 	MaxElapsed     time.Duration // retry budget per push, default 30s
@@ -85,6 +91,7 @@ func (o *Options) setDefaults() {
 	def(&o.LargeEvent, 200)
 	def(&o.FanoutWindow, 4)
 	def(&o.BulkBatches, 16)
+	def(&o.MaxPushes, 4096)
 	defD(&o.Expiry, 24*time.Hour)
 	def(&o.MaxAttempts, 5)
 	defD(&o.MaxElapsed, 30*time.Second)
@@ -117,6 +124,7 @@ type Pipeline struct {
 	sched   *scheduler
 	merged  *coalescer    // store, merging the Redis calls of concurrent events; nil in unit tests
 	bulk    chan struct{} // slots of the bulk lane: batches of large events in flight
+	pushes  *apns.Slots   // pushes in progress, by lane
 
 	// stopping is closed when the fetch loop stops: retries give up early to let the drain end.
 	stopping chan struct{}
@@ -152,6 +160,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		tracer:   opts.Tracer.Tracer("offpush/pipeline"),
 		offsets:  newOffsets(),
 		bulk:     make(chan struct{}, opts.BulkBatches),
+		pushes:   apns.NewSlots(opts.MaxPushes),
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
 	}

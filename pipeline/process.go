@@ -245,7 +245,8 @@ func (p *Pipeline) sendBatch(ctx context.Context, b batch, results []presence.Cl
 const busyPoll = 200 * time.Millisecond
 
 // sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
-// goroutine of its own (the APNs pool bounds what is in flight), waits for them, settles their
+// goroutine of its own once it has a slot of MaxPushes (the APNs pool then bounds what is in
+// flight), waits for them, settles their
 // dedupe keys (done for sent and dead tokens, released for dead letters so a replay can
 // push), and returns the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
@@ -264,17 +265,21 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 			busy = append(busy, i)
 			continue
 		}
+		if p.pushes.Acquire(ctx, b.lane) != nil {
+			wg.Wait()
+			return nil, false
+		}
 		t := b.targets[i]
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
 			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
 		if prev := last; prev != nil {
-			wg.Go(func() { p.deliver(ctx, prev) })
+			wg.Go(func() { p.deliverSlot(ctx, prev) })
 		}
 		last = sj
 	}
 	if last != nil {
-		p.deliver(ctx, last)
+		p.deliverSlot(ctx, last)
 	}
 	wg.Wait()
 	var done, release []presence.Claim

@@ -29,6 +29,12 @@ type sendJob struct {
 	deadLettered bool
 }
 
+// deliverSlot delivers sj and returns the MaxPushes slot taken for it.
+func (p *Pipeline) deliverSlot(ctx context.Context, sj *sendJob) {
+	defer p.pushes.Release()
+	p.deliver(ctx, sj)
+}
+
 // deliver sends one push with retries and acts on the final APNs answer.
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	p.metrics.inFlight.Add(1)
