@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -65,11 +64,9 @@ func (e *env) runWindow(ctx context.Context, w *workload) (window, error) {
 // runWorker runs the pipeline in this process until it has an outcome for every device of
 // the workload, then stops it.
 func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
-	// The worker runs with the GC setting `offpush run` uses; the baseline after it with Go's
-	// default, as a plain apns2 loop would.
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(app.DefaultGCPercent))
-	}
+	// The worker runs with the GC settings `offpush run` uses; the baseline after it with Go's
+	// defaults, as a plain apns2 loop would.
+	defer app.TuneGC()()
 	reader := sdkmetric.NewManualReader()
 	pool, err := apns.NewPool([]apns.Certificate{{ID: busiID, Topic: topic, TLS: &e.cert}},
 		apns.Options{Host: e.simURL, RootCAs: e.simCA, Connections: e.cfg.connections, Transport: e.cfg.transport})
