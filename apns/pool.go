@@ -60,7 +60,7 @@ const (
 // Defaults of Options.
 const (
 	DefaultConnections = 2
-	DefaultInFlight    = 2000 // 2 connections × the 1000 streams APNs allows on each
+	DefaultInFlight    = 4000 // MaxConnections' default × the 1000 streams APNs allows on each
 	DefaultTimeout     = 10 * time.Second
 	// DefaultTransport is apns/h2: in offpush bench it costs the worker about half the CPU per
 	// push of net/http's HTTP/2 client (24 µs vs 46 µs on 2 cores).
@@ -173,7 +173,7 @@ func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification, lan
 	if err := s.slots.Acquire(ctx, lane); err != nil {
 		return Result{Class: Retry, Err: fmt.Errorf("wait for an in-flight slot: %w", err)}
 	}
-	defer s.slots.Release()
+	defer s.slots.Release(lane)
 	return s.push(ctx, n)
 }
 

@@ -28,13 +28,18 @@ func TestSlotsPriority(t *testing.T) {
 	waitQueued(t, s, Fast, 1)
 	wait("fast2", Fast)
 	waitQueued(t, s, Fast, 2)
+	held := Bulk // the lane of the slot's holder
 	for _, want := range []string{"fast1", "fast2", "bulk1"} {
-		s.Release()
+		s.Release(held)
 		if got := <-order; got != want {
 			t.Fatalf("slot went to %s, want %s", got, want)
 		}
+		held = Fast
+		if want == "bulk1" {
+			held = Bulk
+		}
 	}
-	s.Release()
+	s.Release(held)
 	if s.used != 0 {
 		t.Errorf("used = %d after all released, want 0", s.used)
 	}
@@ -53,7 +58,7 @@ func TestSlotsCancel(t *testing.T) {
 	if len(s.wait[Fast]) != 0 {
 		t.Fatalf("%d waiters left after cancellation", len(s.wait[Fast]))
 	}
-	s.Release()
+	s.Release(Fast)
 	if s.used != 0 {
 		t.Fatalf("used = %d, want 0", s.used)
 	}
@@ -65,9 +70,9 @@ func TestSlotsCancel(t *testing.T) {
 		go func() { got <- s.Acquire(ctx, Fast) }()
 		waitQueued(t, s, Fast, 1)
 		go cancel()
-		s.Release()
+		s.Release(Fast)
 		if err := <-got; err == nil {
-			s.Release() // it won the slot before the cancel
+			s.Release(Fast) // it won the slot before the cancel
 		}
 		if s.used != 0 {
 			t.Fatalf("used = %d after a grant raced a cancel, want 0", s.used)
@@ -102,7 +107,7 @@ func TestSlotsLimit(t *testing.T) {
 		go func() { _ = s.Acquire(ctx, Bulk); got <- struct{}{} }()
 	}
 	waitQueued(t, s, Bulk, 3)
-	s.Release() // used 1 = limit 1: nobody gets it
+	s.Release(Fast) // used 1 = limit 1: nobody gets it
 	if !s.saturated() {
 		t.Fatal("not saturated with 3 waiters at the limit")
 	}
@@ -117,5 +122,33 @@ func TestSlotsLimit(t *testing.T) {
 	}
 	if s.used != 4 {
 		t.Errorf("used = %d, want 4", s.used)
+	}
+}
+
+// TestSlotsBulkShare: Bulk requests hold at most BulkShare percent of the slots, so a Fast
+// request gets one at once while every Bulk holder is stuck.
+func TestSlotsBulkShare(t *testing.T) {
+	s := NewSlots(8) // bulk cap 6
+	ctx := context.Background()
+	for range 6 {
+		if err := s.Acquire(ctx, Bulk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if s.Acquire(short, Bulk) == nil {
+		t.Fatal("a 7th Bulk request got one of 8 slots")
+	}
+	for range 2 {
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		if err := s.Acquire(short, Fast); err != nil {
+			t.Fatalf("Fast request with 6 Bulk slots held: %v", err)
+		}
+		cancel()
+	}
+	s.Release(Fast) // 7 used, 6 of them Bulk: still no Bulk grant
+	if s.usedBulk != 6 || s.used != 7 {
+		t.Fatalf("used %d (bulk %d), want 7 (6)", s.used, s.usedBulk)
 	}
 }

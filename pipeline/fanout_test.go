@@ -118,14 +118,15 @@ func users(prefix string, n int) []string {
 	return out
 }
 
-// TestSmallBeforeLarge: while a large group's pushes are stuck at APNs, a one-to-one event
-// of another conversation is still looked up, claimed and sent; the large group's pushes go
-// in the Bulk lane, the one-to-one push in the Fast lane.
+// TestSmallBeforeLarge: while a large group's pushes are stuck at APNs, holding every push slot
+// the Bulk lane may take, a one-to-one event of another conversation is still looked up,
+// claimed and sent; the large group's pushes go in the Bulk lane, the one-to-one push in the
+// Fast lane.
 func TestSmallBeforeLarge(t *testing.T) {
 	unblock := make(chan struct{})
 	c2cSent := make(chan apns.Lane, 1)
 	var bulk atomic.Int64
-	h := newHarness(t, Options{BatchSize: 100, LargeEvent: 50, FanoutWindow: 2},
+	h := newHarness(t, Options{BatchSize: 100, LargeEvent: 50, FanoutWindow: 2, MaxPushes: 400},
 		func(ctx context.Context, _ int, n *render.Notification, lane apns.Lane) apns.Result {
 			if n.Token == "t-bob" {
 				c2cSent <- lane
@@ -139,7 +140,7 @@ func TestSmallBeforeLarge(t *testing.T) {
 		})
 	h.feed(t, "group:big", "g1", users("m", 1000))
 	deadline := time.Now().Add(2 * time.Second)
-	for bulk.Load() < 200 && time.Now().Before(deadline) { // two batches (the window) at APNs
+	for bulk.Load() < 300 && time.Now().Before(deadline) { // the Bulk share of MaxPushes at APNs
 		time.Sleep(time.Millisecond)
 	}
 	h.feed(t, "c2c:alice", "c1", []string{"bob"})
@@ -151,8 +152,8 @@ func TestSmallBeforeLarge(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the one-to-one push waited behind the large group")
 	}
-	if got := bulk.Load(); got != 200 {
-		t.Errorf("%d bulk pushes in flight, want the window's 2 batches × 100", got)
+	if got := bulk.Load(); got != 300 {
+		t.Errorf("%d bulk pushes in flight, want %d%% of MaxPushes 400", got, apns.BulkShare)
 	}
 	close(unblock)
 	h.p.sched.wait()
@@ -162,22 +163,27 @@ func TestSmallBeforeLarge(t *testing.T) {
 }
 
 // TestFanOutPipelined: the lookups of the next batches of an event start while the sends of
-// the first are still waiting for APNs, up to FanoutWindow batches.
+// the first are still waiting for APNs. A batch leaves the window once its pushes started, so
+// the sends in flight are bounded by MaxPushes, and the batches looked up by the window: with
+// sends stuck and 25 push slots, batches 1 and 2 are sending, batch 3 has 5 of its 10 pushes
+// started, and batches 4 and 5 wait for slots in the window of 3.
 func TestFanOutPipelined(t *testing.T) {
 	unblock := make(chan struct{})
-	h := newHarness(t, Options{BatchSize: 10, FanoutWindow: 3},
+	var sending atomic.Int64
+	h := newHarness(t, Options{BatchSize: 10, FanoutWindow: 3, MaxPushes: 25},
 		func(context.Context, int, *render.Notification, apns.Lane) apns.Result {
+			sending.Add(1)
 			<-unblock
 			return apns.Result{Class: apns.Sent}
 		})
 	h.feed(t, "group:g", "g1", users("m", 100))
 	deadline := time.Now().Add(2 * time.Second)
-	for h.store.lookups.Load() < 3 && time.Now().Before(deadline) {
+	for (h.store.lookups.Load() < 5 || sending.Load() < 25) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // a fourth lookup would come now if the window leaked
-	if got := h.store.lookups.Load(); got != 3 {
-		t.Fatalf("%d lookups while the first batch's sends wait, want FanoutWindow = 3", got)
+	time.Sleep(20 * time.Millisecond) // more would come now if a bound leaked
+	if got, sends := h.store.lookups.Load(), sending.Load(); got != 5 || sends != 25 {
+		t.Fatalf("%d lookups and %d sends while sends are stuck, want 5 and MaxPushes = 25", got, sends)
 	}
 	close(unblock)
 	h.p.sched.wait()

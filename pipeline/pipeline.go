@@ -89,7 +89,7 @@ func (o *Options) setDefaults() {
 		o.MaxBytes = 64 << 20
 	}
 	def(&o.LargeEvent, 200)
-	def(&o.FanoutWindow, 4)
+	def(&o.FanoutWindow, 16)
 	def(&o.BulkBatches, 16)
 	def(&o.MaxPushes, 4096)
 	defD(&o.Expiry, 24*time.Hour)
@@ -122,7 +122,8 @@ type Pipeline struct {
 	offsets *offsets
 	dlq     deadLetterWriter
 	sched   *scheduler
-	merged  *coalescer    // store, merging the Redis calls of concurrent events; nil in unit tests
+	lanes   [2]Store      // by apns.Lane: the store that small, or large, events' batches use
+	merged  []*coalescer  // the lanes' stores, merging the Redis calls of concurrent events
 	bulk    chan struct{} // slots of the bulk lane: batches of large events in flight
 	pushes  *apns.Slots   // pushes in progress, by lane
 
@@ -141,12 +142,17 @@ func New(opts Options, store Store, sender Sender) (*Pipeline, error) {
 		return nil, errors.New("pipeline: no Kafka brokers")
 	}
 	opts.setDefaults()
-	merged := newCoalescer(store)
-	p, err := newPipeline(opts, merged, sender, newDLQWriter(opts))
-	if err == nil {
-		p.merged = merged
+	p, err := newPipeline(opts, store, sender, newDLQWriter(opts))
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	// One coalescer per lane: a one-to-one lookup is never merged into, or queued behind, a
+	// large group's 500-user pipeline.
+	for lane := range p.lanes {
+		c := newCoalescer(store)
+		p.lanes[lane], p.merged = c, append(p.merged, c)
+	}
+	return p, nil
 }
 
 // newPipeline wires a pipeline around its stages; opts has its defaults.
@@ -156,7 +162,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		return nil, fmt.Errorf("pipeline metrics: %w", err)
 	}
 	p := &Pipeline{
-		opts: opts, store: store, apns: sender, log: opts.Logger, metrics: m, dlq: dlq,
+		opts: opts, store: store, lanes: [2]Store{store, store}, apns: sender, log: opts.Logger, metrics: m, dlq: dlq,
 		tracer:   opts.Tracer.Tracer("offpush/pipeline"),
 		offsets:  newOffsets(),
 		bulk:     make(chan struct{}, opts.BulkBatches),
@@ -223,9 +229,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	if p.merged != nil {
-		p.merged.start()
-		defer p.merged.stop() // after every event returned
+	for _, c := range p.merged {
+		c.start()
+		defer c.stop() // after every event returned
 	}
 	p.sched = newScheduler(p.opts.MaxEvents, p.opts.MaxBytes, func(j *job) { p.process(work, j) }, p.isStopping)
 	commitDone := make(chan struct{})

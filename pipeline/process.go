@@ -53,10 +53,13 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 	}
 }
 
-// fanOut runs the recipients of m in batches of BatchSize, up to FanoutWindow batches at once,
-// so that the lookups and claims of later batches overlap the sends of earlier ones. The
+// fanOut runs the recipients of m in batches of BatchSize. Up to FanoutWindow batches are
+// being looked up and claimed at once; a batch leaves the window as soon as its pushes are
+// started, so the lookups and claims of later batches overlap the sends of earlier ones and
+// what bounds the sends in flight is MaxPushes and the APNs slots, not the window. The
 // batches of a large event (more than LargeEvent recipients) also each hold a slot of the bulk
-// lane, and their pushes take APNs in-flight slots only when no small event's push waits.
+// lane while in the window, and their pushes take push and APNs slots only when no small
+// event's push waits.
 // A device is in one batch, and the next event of the key starts only after this one
 // finished, so a device still gets a conversation's pushes in message order. false means ctx
 // ended before every batch finished.
@@ -67,7 +70,7 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 		lane = apns.Bulk
 	}
 	if len(users) <= p.opts.BatchSize && lane == apns.Fast {
-		return p.processBatch(ctx, j, m, prep, users, now, lane)
+		return p.processBatch(ctx, j, m, prep, users, now, lane, func() {})
 	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool
@@ -83,14 +86,15 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 			failed.Store(true)
 			break
 		}
+		started := sync.OnceFunc(func() {
+			if lane == apns.Bulk {
+				<-p.bulk
+			}
+			<-window
+		})
 		wg.Go(func() {
-			defer func() {
-				if lane == apns.Bulk {
-					<-p.bulk
-				}
-				<-window
-			}()
-			if !p.processBatch(ctx, j, m, prep, batch, now, lane) {
+			defer started()
+			if !p.processBatch(ctx, j, m, prep, batch, now, lane, started) {
 				failed.Store(true)
 			}
 		})
@@ -118,13 +122,14 @@ type target struct {
 }
 
 // processBatch handles one batch of recipients; false means ctx ended before it finished.
-func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time, lane apns.Lane) bool {
+// started is called once every push of the batch has started (or none will).
+func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time, lane apns.Lane, started func()) bool {
 	var recs []presence.Recipient
 	lctx, span := p.startSpan(ctx, "presence.lookup")
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("offpush.recipients", len(users)))
 	}
-	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.store.Lookup(lctx, users); return })
+	ok := p.infra(lctx, "presence lookup", func() (err error) { recs, err = p.lanes[lane].Lookup(lctx, users); return })
 	span.End()
 	if !ok {
 		return false
@@ -147,12 +152,12 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 	}
 	var results []presence.ClaimResult
 	cctx, span := p.startSpan(ctx, "presence.claim")
-	ok = p.infra(cctx, "presence claim", func() (err error) { results, err = p.store.Claim(cctx, claims); return })
+	ok = p.infra(cctx, "presence claim", func() (err error) { results, err = p.lanes[lane].Claim(cctx, claims); return })
 	span.End()
 	if !ok {
 		return false
 	}
-	return p.sendBatch(ctx, batch{j: j, m: m, prep: prep, lane: lane, targets: targets, claims: claims}, results)
+	return p.sendBatch(ctx, batch{j: j, m: m, prep: prep, lane: lane, targets: targets, claims: claims, started: started}, results)
 }
 
 // batch is the claimed devices of one batch of an event, on their way to APNs.
@@ -163,6 +168,7 @@ type batch struct {
 	lane    apns.Lane
 	targets []target
 	claims  []presence.Claim
+	started func() // called once the first round's pushes have all started
 }
 
 // decide applies the skip rules to every device of a batch and returns the devices to push.
@@ -231,7 +237,7 @@ func (p *Pipeline) sendBatch(ctx context.Context, b batch, results []presence.Cl
 			again[k] = b.claims[i]
 		}
 		var res []presence.ClaimResult
-		if !p.infra(ctx, "presence claim", func() (err error) { res, err = p.store.Claim(ctx, again); return }) {
+		if !p.infra(ctx, "presence claim", func() (err error) { res, err = p.lanes[b.lane].Claim(ctx, again); return }) {
 			return false
 		}
 		for k, i := range busy {
@@ -250,37 +256,38 @@ const busyPoll = 200 * time.Millisecond
 // dedupe keys (done for sent and dead tokens, released for dead letters so a replay can
 // push), and returns the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
-	var wg sync.WaitGroup
-	jobs := make([]sendJob, len(idx))
-	var last *sendJob // sent on this goroutine, after the others started
+	var send []int // positions in idx of the pushes to send
 	for k, i := range idx {
 		switch results[i].State {
 		case presence.ClaimDone:
 			p.metrics.skipped(ctx, render.Duplicate, 1)
-			continue
 		case presence.ClaimGone:
 			p.metrics.skipped(ctx, render.NoDevice, 1)
-			continue
 		case presence.ClaimBusy:
 			busy = append(busy, i)
-			continue
+		default:
+			send = append(send, k)
 		}
+	}
+	var wg sync.WaitGroup
+	jobs := make([]sendJob, len(idx))
+	for n, k := range send {
 		if p.pushes.Acquire(ctx, b.lane) != nil {
 			wg.Wait()
 			return nil, false
 		}
-		t := b.targets[i]
+		t, i := b.targets[idx[k]], idx[k]
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
 			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
-		if prev := last; prev != nil {
-			wg.Go(func() { p.deliverSlot(ctx, prev) })
+		if n < len(send)-1 {
+			wg.Go(func() { p.deliverSlot(ctx, sj) })
+			continue
 		}
-		last = sj
+		b.started() // the last one goes on this goroutine
+		p.deliverSlot(ctx, sj)
 	}
-	if last != nil {
-		p.deliverSlot(ctx, last)
-	}
+	b.started()
 	wg.Wait()
 	var done, release []presence.Claim
 	for k, i := range idx {
@@ -294,15 +301,15 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 			done = append(done, b.claims[i])
 		}
 	}
-	return busy, p.settle(ctx, done, release)
+	return busy, p.settle(ctx, p.lanes[b.lane], done, release)
 }
 
 // settle records the batch's final dedupe states in Redis.
-func (p *Pipeline) settle(ctx context.Context, done, release []presence.Claim) bool {
-	if len(done) > 0 && !p.infra(ctx, "presence done", func() error { return p.store.Done(ctx, done) }) {
+func (p *Pipeline) settle(ctx context.Context, st Store, done, release []presence.Claim) bool {
+	if len(done) > 0 && !p.infra(ctx, "presence done", func() error { return st.Done(ctx, done) }) {
 		return false
 	}
-	if len(release) > 0 && !p.infra(ctx, "presence release", func() error { return p.store.Release(ctx, release) }) {
+	if len(release) > 0 && !p.infra(ctx, "presence release", func() error { return st.Release(ctx, release) }) {
 		return false
 	}
 	return true

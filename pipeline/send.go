@@ -31,7 +31,7 @@ type sendJob struct {
 
 // deliverSlot delivers sj and returns the MaxPushes slot taken for it.
 func (p *Pipeline) deliverSlot(ctx context.Context, sj *sendJob) {
-	defer p.pushes.Release()
+	defer p.pushes.Release(sj.lane)
 	p.deliver(ctx, sj)
 }
 

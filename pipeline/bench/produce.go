@@ -44,7 +44,9 @@ func produce(ctx context.Context, s *produceSpec, stdout io.Writer) error {
 		RequiredAcks: kafka.RequireOne,
 		BatchTimeout: time.Millisecond,
 		BatchSize:    produceChunk,
-		BatchBytes:   64 << 20,
+		// Below the broker's default message.max.bytes (1 MiB): kafka-go sends one batch as
+		// one record set, which the broker refuses whole when it is larger.
+		BatchBytes: 1_000_000,
 	}
 	defer w.Close()
 	n, err := s.To-s.From, error(nil)
