@@ -89,7 +89,7 @@ func (o *Options) setDefaults() {
 		o.MaxBytes = 64 << 20
 	}
 	def(&o.LargeEvent, 200)
-	def(&o.FanoutWindow, 16)
+	def(&o.FanoutWindow, 8)
 	def(&o.BulkBatches, 16)
 	def(&o.MaxPushes, 4096)
 	defD(&o.Expiry, 24*time.Hour)
