@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/sync/semaphore"
 
 	"offpush/apns"
 )
@@ -46,7 +47,11 @@ type Options struct {
 	// MaxPushes bounds the pushes in progress (waiting for an APNs slot, in flight, or
 	// between retries), over all events: each holds a goroutine. Small events' pushes take a
 	// free one before large events'. Default 4096, about twice apns.Options.InFlight.
-	MaxPushes      int
+	MaxPushes int
+	// MaxRecipients bounds the recipients of small events (the fast lane) being looked up,
+	// claimed or pushed at once, so that a backlog of small groups does not hold thousands of
+	// prepared batches in memory; default 20000. (Large events are bounded by BulkBatches.)
+	MaxRecipients  int
 	Expiry         time.Duration // push expiry window, default 24h
 	MaxAttempts    int           // APNs attempts per push, default 5
 	MaxElapsed     time.Duration // retry budget per push, default 30s
@@ -92,6 +97,7 @@ func (o *Options) setDefaults() {
 	def(&o.FanoutWindow, 8)
 	def(&o.BulkBatches, 16)
 	def(&o.MaxPushes, 4096)
+	def(&o.MaxRecipients, 20000)
 	defD(&o.Expiry, 24*time.Hour)
 	def(&o.MaxAttempts, 5)
 	defD(&o.MaxElapsed, 30*time.Second)
@@ -122,10 +128,11 @@ type Pipeline struct {
 	offsets *offsets
 	dlq     deadLetterWriter
 	sched   *scheduler
-	lanes   [2]Store      // by apns.Lane: the store that small, or large, events' batches use
-	merged  []*coalescer  // the lanes' stores, merging the Redis calls of concurrent events
-	bulk    chan struct{} // slots of the bulk lane: batches of large events in flight
-	pushes  *apns.Slots   // pushes in progress, by lane
+	lanes   [2]Store            // by apns.Lane: the store that small, or large, events' batches use
+	merged  []*coalescer        // the lanes' stores, merging the Redis calls of concurrent events
+	bulk    chan struct{}       // slots of the bulk lane: batches of large events in flight
+	pushes  *apns.Slots         // pushes in progress, by lane
+	fast    *semaphore.Weighted // recipients of small events in progress
 
 	// stopping is closed when the fetch loop stops: retries give up early to let the drain end.
 	stopping chan struct{}
@@ -167,6 +174,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		offsets:  newOffsets(),
 		bulk:     make(chan struct{}, opts.BulkBatches),
 		pushes:   apns.NewSlots(opts.MaxPushes),
+		fast:     semaphore.NewWeighted(int64(opts.MaxRecipients)),
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
 	}

@@ -70,6 +70,11 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 		lane = apns.Bulk
 	}
 	if len(users) <= p.opts.BatchSize && lane == apns.Fast {
+		n := int64(min(len(users), p.opts.MaxRecipients))
+		if p.fast.Acquire(ctx, n) != nil {
+			return false
+		}
+		defer p.fast.Release(n)
 		return p.processBatch(ctx, j, m, prep, users, now, lane, func() {})
 	}
 	var wg sync.WaitGroup
@@ -281,7 +286,8 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
 			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
 		if n < len(send)-1 {
-			wg.Go(func() { p.deliverSlot(ctx, sj) })
+			wg.Add(1)
+			p.sched.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })
 			continue
 		}
 		b.started() // the last one goes on this goroutine
