@@ -44,10 +44,7 @@ func (c *Conn) handle(f http2.Frame) error {
 		if f.IsAck() {
 			return nil
 		}
-		if err := c.onSettings(f); err != nil {
-			return err
-		}
-		c.sendCtrl(func(b []byte) []byte { return appendFrameHeader(b, 0, http2.FrameSettings, http2.FlagSettingsAck, 0) })
+		return c.onSettings(f)
 	case *http2.WindowUpdateFrame:
 		return c.onWindowUpdate(f)
 	case *http2.PingFrame:
@@ -249,18 +246,20 @@ func (c *Conn) onReset(f *http2.RSTStreamFrame) {
 	c.finishLocked(s, err)
 }
 
-// onSettings applies the server's SETTINGS.
+// onSettings applies the server's SETTINGS and queues their ACK in the same critical section,
+// ahead of any stream the writer opens under them: a peer may treat a stream opened under a
+// raised limit it has not seen acknowledged as a protocol error (nghttp2 does).
 func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 	c.mu.Lock()
+	defer c.signal() // after the unlock: the writer finds the ACK and the new limits together
 	defer c.mu.Unlock()
-	return f.ForeachSetting(func(st http2.Setting) error {
+	err := f.ForeachSetting(func(st http2.Setting) error {
 		if err := st.Valid(); err != nil {
 			return fmt.Errorf("h2: server SETTINGS: %w", err)
 		}
 		switch st.ID {
 		case http2.SettingMaxConcurrentStreams:
 			c.maxActive = int(min(st.Val, unboundedStreams))
-			c.signal()
 		case http2.SettingInitialWindowSize:
 			c.setInitialWindowLocked(int64(st.Val))
 		case http2.SettingMaxFrameSize:
@@ -270,6 +269,11 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	c.ctrl = appendFrameHeader(c.ctrl, 0, http2.FrameSettings, http2.FlagSettingsAck, 0)
+	return nil
 }
 
 // setInitialWindowLocked changes the send window of every open stream by the difference
