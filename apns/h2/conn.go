@@ -166,12 +166,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	if !ok || sf.IsAck() {
 		return fmt.Errorf("server's first frame is %v, want SETTINGS", f.Header().Type)
 	}
-	if err := c.onSettings(sf); err != nil {
-		return err
-	}
-	c.ctrl = appendFrameHeader(c.ctrl, 0, http2.FrameSettings, http2.FlagSettingsAck, 0)
-	c.signal()
-	return nil
+	return c.onSettings(sf) // queues the ACK
 }
 
 // ourSettings is the SETTINGS frame we open with: no server push, the default windows, and
