@@ -155,6 +155,8 @@ type Pipeline struct {
 	LargeEvent    int           `yaml:"largeEvent"`    // recipients above which an event's pushes go to the bulk lane
 	FanoutWindow  int           `yaml:"fanoutWindow"`  // batches of one event in flight at once
 	BulkBatches   int           `yaml:"bulkBatches"`   // batches of large events in flight, over all events
+	MaxPushes     int           `yaml:"maxPushes"`     // pushes in progress (waiting, in flight, between retries), over all events
+	MaxRecipients int           `yaml:"maxRecipients"` // recipients of small events in progress
 	BatchSize     int           `yaml:"batchSize"`     // recipients per Redis round trip
 	Expiry        time.Duration `yaml:"expiry"`        // apns-expiration, and older events are not pushed
 	ShutdownGrace time.Duration `yaml:"shutdownGrace"` // time to finish in-flight work on stop
@@ -213,7 +215,7 @@ func Default() Config {
 			Transport:      "h2",
 			Connections:    2,
 			MaxConnections: 4,
-			InFlight:       2000,
+			InFlight:       4000,
 			Timeout:        10 * time.Second,
 			MaxAttempts:    5,
 			MaxElapsed:     30 * time.Second,
@@ -223,8 +225,10 @@ func Default() Config {
 			MaxEvents:     2000,
 			MaxBytes:      64 << 20,
 			LargeEvent:    200,
-			FanoutWindow:  4,
+			FanoutWindow:  8,
 			BulkBatches:   16,
+			MaxPushes:     4096,
+			MaxRecipients: 20000,
 			BatchSize:     500,
 			Expiry:        24 * time.Hour,
 			ShutdownGrace: 25 * time.Second,

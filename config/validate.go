@@ -140,6 +140,8 @@ func (p Pipeline) validate(v *checker, k string) {
 	positive(v, k+".largeEvent", p.LargeEvent)
 	positive(v, k+".fanoutWindow", p.FanoutWindow)
 	positive(v, k+".bulkBatches", p.BulkBatches)
+	positive(v, k+".maxPushes", p.MaxPushes)
+	positive(v, k+".maxRecipients", p.MaxRecipients)
 	positive(v, k+".queueSize", p.QueueSize)
 	positive(v, k+".batchSize", p.BatchSize)
 	positive(v, k+".expiry", p.Expiry)

@@ -101,6 +101,7 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize,
 		MaxEvents: cfg.Pipeline.MaxEvents, MaxBytes: cfg.Pipeline.MaxBytes, LargeEvent: cfg.Pipeline.LargeEvent,
 		FanoutWindow: cfg.Pipeline.FanoutWindow, BulkBatches: cfg.Pipeline.BulkBatches,
+		MaxPushes: cfg.Pipeline.MaxPushes, MaxRecipients: cfg.Pipeline.MaxRecipients,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
 		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
 		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
