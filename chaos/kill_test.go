@@ -10,16 +10,23 @@ import (
 // apns-collapse-id and badge. The run's logs, metrics and dead letters must not contain a
 // secret. Short: runs in `make test` (with the full workload under `make chaos`).
 func TestKill9Restart(t *testing.T) {
+	h := kill9Restart(t, 300*time.Millisecond, "kill -9 + restart") // sends in flight at the kill
+	h.CheckSecrets()
+}
+
+// kill9Restart streams the workload to one worker with APNs answering after latency, kills
+// it with SIGKILL at a third of the deliveries, starts another and accounts the run as name.
+func kill9Restart(t *testing.T, latency time.Duration, name string) *Harness {
 	h := New(t, Options{Workload: workload()})
-	h.SetLatency(300 * time.Millisecond) // so that sends are in flight at the kill
+	h.SetLatency(latency)
 	h.Stream()
 	w := h.StartWorker()
 	h.WaitDelivered(0.35)
 	h.Kill9(w)
 	h.StartWorker()
 	h.WaitSettled(3 * time.Minute)
-	h.Account("kill -9 + restart", false)
-	h.CheckSecrets()
+	h.Account(name, false)
+	return h
 }
 
 // TestSIGTERMDrain stops one of two workers with SIGTERM mid-stream: it drains within
@@ -98,13 +105,5 @@ func TestRebalanceRepeats(t *testing.T) {
 // and only pushes in flight at the kill may repeat.
 func TestKill9At100ms(t *testing.T) {
 	long(t)
-	h := New(t, Options{Workload: workload()})
-	h.SetLatency(100 * time.Millisecond)
-	h.Stream()
-	w := h.StartWorker()
-	h.WaitDelivered(0.35)
-	h.Kill9(w)
-	h.StartWorker()
-	h.WaitSettled(3 * time.Minute)
-	h.Account("kill -9 + restart, APNs at 100 ms", false)
+	kill9Restart(t, 100*time.Millisecond, "kill -9 + restart, APNs at 100 ms")
 }
