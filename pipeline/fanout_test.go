@@ -165,8 +165,8 @@ func TestSmallBeforeLarge(t *testing.T) {
 // TestFanOutPipelined: the lookups of the next batches of an event start while the sends of
 // the first are still waiting for APNs. A batch leaves the window once its pushes started, so
 // the sends in flight are bounded by MaxPushes, and the batches looked up by the window: with
-// sends stuck and 25 push slots, batches 1 and 2 are sending, batch 3 has 5 of its 10 pushes
-// started, and batches 4 and 5 wait for slots in the window of 3.
+// sends stuck and 25 push slots for batches of 10, exactly 25 sends wait, at most two batches
+// have left the window of 3 (at most 5 lookups), and at least the window's 3 were looked up.
 func TestFanOutPipelined(t *testing.T) {
 	unblock := make(chan struct{})
 	var sending atomic.Int64
@@ -178,12 +178,12 @@ func TestFanOutPipelined(t *testing.T) {
 		})
 	h.feed(t, "group:g", "g1", users("m", 100))
 	deadline := time.Now().Add(2 * time.Second)
-	for (h.store.lookups.Load() < 5 || sending.Load() < 25) && time.Now().Before(deadline) {
+	for (h.store.lookups.Load() < 3 || sending.Load() < 25) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond) // more would come now if a bound leaked
-	if got, sends := h.store.lookups.Load(), sending.Load(); got != 5 || sends != 25 {
-		t.Fatalf("%d lookups and %d sends while sends are stuck, want 5 and MaxPushes = 25", got, sends)
+	if got, sends := h.store.lookups.Load(), sending.Load(); got < 3 || got > 5 || sends != 25 {
+		t.Fatalf("%d lookups and %d sends while sends are stuck, want 3..5 and MaxPushes = 25", got, sends)
 	}
 	close(unblock)
 	h.p.sched.wait()
