@@ -117,6 +117,30 @@ func TestTokenDead(t *testing.T) {
 	}
 }
 
+// TestTokenDeadTwice: two pushes of different conversations are in flight to one dead token
+// at once; the first 410 removes it, the second finds it gone and is counted as
+// token_already_removed, not as removed again nor as re-registered.
+func TestTokenDeadTwice(t *testing.T) {
+	e := newEnv(t, 1)
+	dead := token()
+	e.device("bob", dead, 2382, 0)
+	e.sim.MarkUnregistered(dead, time.Now().Add(time.Second)) // after the registration
+	e.sim.SetLatency(200 * time.Millisecond) // both sends are in flight before either answer
+	w := e.start(e.opts())
+	e.publish(c2c("d1", "bob", "one"), c2c("d2", "bob", "two")) // keys k0, k1: not ordered
+	eventually(t, "both pushes counted", func() bool {
+		p := w.pushes(t)
+		return p["token_removed/Unregistered"]+p["skipped/token_already_removed"] == 2
+	})
+	p := w.pushes(t)
+	if p["token_removed/Unregistered"] != 1 || p["skipped/token_already_removed"] != 1 || p["skipped/token_reregistered"] != 0 {
+		t.Errorf("pushes %v: want one token_removed and one token_already_removed", p)
+	}
+	if st := e.sim.Stats(); st.Rejected["Unregistered"] != 2 {
+		t.Errorf("simulator saw %+v, want two 410s", st)
+	}
+}
+
 // TestPoisonInputNeverStallsPartition: malformed JSON, wrong types, invalid UTF-8 and an
 // unknown certificate go to the DLQ with their reason; the good event behind them in the same
 // partition is delivered and every offset is committed.

@@ -54,8 +54,8 @@ func (s *fakeStore) Claim(_ context.Context, claims []presence.Claim) ([]presenc
 
 func (s *fakeStore) Done(context.Context, []presence.Claim) error    { return nil }
 func (s *fakeStore) Release(context.Context, []presence.Claim) error { return nil }
-func (s *fakeStore) RemoveDeadToken(context.Context, string, string, time.Time) (bool, error) {
-	return true, nil
+func (s *fakeStore) RemoveDeadToken(context.Context, string, string, time.Time) (presence.TokenRemoval, error) {
+	return presence.TokenRemoved, nil
 }
 
 // senderFunc is a Sender from a function.

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"offpush/apns"
+	"offpush/presence"
 	"offpush/render"
 )
 
@@ -130,11 +131,17 @@ func (m *metrics) deadLettered(ctx context.Context, f Failure) {
 	}
 }
 
-func (m *metrics) tokenDead(ctx context.Context, reason string, removed bool) {
+// tokenDead counts the push of a token APNs declared dead: token_removed with APNs' reason
+// when this push removed it; skipped when it was registered again after APNs' 410 time
+// (token_reregistered) or was gone already, e.g. removed by an earlier 410
+// (token_already_removed).
+func (m *metrics) tokenDead(ctx context.Context, reason string, r presence.TokenRemoval) {
 	outcome := OutcomeTokenRemoved
-	if !removed {
-		outcome = OutcomeSkipped // re-registered after APNs' 410 time: kept
-		reason = "token_reregistered"
+	switch r {
+	case presence.TokenKept:
+		outcome, reason = OutcomeSkipped, "token_reregistered"
+	case presence.TokenGone:
+		outcome, reason = OutcomeSkipped, "token_already_removed"
 	}
 	m.pushes.Add(ctx, 1, pushAttrs(outcome, reason))
 }

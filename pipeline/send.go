@@ -11,6 +11,7 @@ import (
 
 	"offpush/apns"
 	"offpush/event"
+	"offpush/presence"
 	"offpush/render"
 )
 
@@ -112,14 +113,14 @@ func (p *Pipeline) removeToken(ctx context.Context, sj *sendJob, res apns.Result
 	if !until.IsZero() {
 		until = until.Add(time.Second - time.Millisecond)
 	}
-	var removed bool
+	var removed presence.TokenRemoval
 	ok := p.infra(ctx, "remove dead token", func() (err error) {
 		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.n.Token, until)
 		return err
 	})
 	if ok {
 		p.metrics.tokenDead(ctx, res.Reason, removed)
-		p.log.Info("token dead", "user", sj.userID, "reason", res.Reason, "removed", removed)
+		p.log.Info("token dead", "user", sj.userID, "reason", res.Reason, "removal", removed.String())
 	}
 	return ok
 }

@@ -23,7 +23,7 @@ type Store interface {
 	Release(ctx context.Context, claims []presence.Claim) error
 	// RemoveDeadToken removes a token APNs declared dead unless it was registered again
 	// after unregisteredAt.
-	RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (bool, error)
+	RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (presence.TokenRemoval, error)
 }
 
 // Sender sends one notification with the certificate of busiID and classifies the answer.

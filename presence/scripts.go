@@ -74,14 +74,14 @@ return 1
 // KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally).
 // With before set, the device stays if it was registered after before (a registration in the
 // same millisecond as APNs' 410 timestamp is taken as the dead one).
-// Returns 1 if removed.
+// Returns the TokenRemoval: 1 removed, 2 not registered, 3 kept (registered again after before).
 const removeDeviceSrc = `
 local t = ARGV[1]
 local d = redis.call('HGET', KEYS[1], 'd:' .. t)
-if not d then return 0 end
+if not d then return 2 end
 if ARGV[2] ~= '' then
   local upd = tonumber(string.match(d, '|(%d+)$')) or 0
-  if upd > tonumber(ARGV[2]) then return 0 end
+  if upd > tonumber(ARGV[2]) then return 3 end
 end
 redis.call('HDEL', KEYS[1], 'd:' .. t, 'f:' .. t, 'b:' .. t)
 return 1

@@ -258,20 +258,42 @@ func (s *Store) get(ctx context.Context, userID string) (Recipient, error) {
 	return p.recipient(userID, h, s.opts.Now().UnixMilli()), nil
 }
 
+// TokenRemoval is what RemoveDeadToken did.
+type TokenRemoval uint8
+
+// Outcomes of RemoveDeadToken.
+const (
+	_            TokenRemoval = iota
+	TokenRemoved              // the device was removed
+	TokenGone                 // it was not registered (removed already, e.g. by an earlier 410)
+	TokenKept                 // it was registered again after APNs' 410 timestamp: kept
+)
+
+var tokenRemovalNames = [...]string{"invalid", "removed", "gone", "kept"}
+
+// String returns the outcome's lower-case name.
+func (r TokenRemoval) String() string {
+	if int(r) < len(tokenRemovalNames) {
+		return tokenRemovalNames[r]
+	}
+	return tokenRemovalNames[0]
+}
+
 // RemoveDeadToken removes a token APNs reported dead, unless it was registered again after
 // unregisteredAt (APNs' 410 timestamp); a zero unregisteredAt removes it anyway. The
-// owner key goes with it. removed reports whether the device was removed.
-func (s *Store) RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (removed bool, err error) {
+// owner key goes with it.
+func (s *Store) RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (TokenRemoval, error) {
 	before := ""
 	if !unregisteredAt.IsZero() {
 		before = unixMs(unregisteredAt)
 	}
 	n, err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, before).Int64()
 	if err != nil {
-		return false, fmt.Errorf("remove dead token of %s: %w", userID, err)
+		return 0, fmt.Errorf("remove dead token of %s: %w", userID, err)
 	}
-	if n == 0 {
-		return false, nil
+	r := TokenRemoval(n)
+	if r != TokenRemoved {
+		return r, nil
 	}
-	return true, s.release(ctx, userID, token)
+	return r, s.release(ctx, userID, token)
 }

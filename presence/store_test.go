@@ -231,28 +231,28 @@ func TestRemoveDeadToken(t *testing.T) {
 
 	removed, err := e.store.RemoveDeadToken(ctx, "bob", tokA, t0.Add(-time.Second)) // re-registered after the 410
 	must(t, err)
-	if removed || len(e.raw(t, "op:{bob}:u")) != 2 {
-		t.Fatalf("token registered after the 410 was removed (removed=%v)", removed)
+	if removed != presence.TokenKept || len(e.raw(t, "op:{bob}:u")) != 2 {
+		t.Fatalf("token registered after the 410: %v, want kept", removed)
 	}
 	removed, err = e.store.RemoveDeadToken(ctx, "bob", tokA, t0.Add(time.Millisecond))
 	must(t, err)
-	if !removed || len(e.raw(t, "op:{bob}:u")) != 0 {
-		t.Fatalf("token registered before the 410: removed=%v, hash %v", removed, e.raw(t, "op:{bob}:u"))
+	if removed != presence.TokenRemoved || len(e.raw(t, "op:{bob}:u")) != 0 {
+		t.Fatalf("token registered before the 410: %v, hash %v", removed, e.raw(t, "op:{bob}:u"))
 	}
 	if e.rdb.Exists(ctx, "op:tok:"+tokA).Val() != 0 {
 		t.Error("owner key survived RemoveDeadToken")
 	}
 	removed, err = e.store.RemoveDeadToken(ctx, "bob", tokA, time.Time{})
 	must(t, err)
-	if removed {
-		t.Error("removing an absent token reported removed")
+	if removed != presence.TokenGone {
+		t.Errorf("removing an absent token: %v, want gone", removed)
 	}
 
 	must(t, e.store.SetToken(ctx, "bob", tokB, 2382))
 	removed, err = e.store.RemoveDeadToken(ctx, "bob", tokB, time.Time{})
 	must(t, err)
-	if !removed {
-		t.Error("zero unregisteredAt did not remove")
+	if removed != presence.TokenRemoved {
+		t.Errorf("zero unregisteredAt: %v, want removed", removed)
 	}
 }
 
