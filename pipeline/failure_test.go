@@ -125,7 +125,7 @@ func TestTokenDeadTwice(t *testing.T) {
 	dead := token()
 	e.device("bob", dead, 2382, 0)
 	e.sim.MarkUnregistered(dead, time.Now().Add(time.Second)) // after the registration
-	e.sim.SetLatency(200 * time.Millisecond) // both sends are in flight before either answer
+	e.sim.SetLatency(200 * time.Millisecond)                  // both sends are in flight before either answer
 	w := e.start(e.opts())
 	e.publish(c2c("d1", "bob", "one"), c2c("d2", "bob", "two")) // keys k0, k1: not ordered
 	eventually(t, "both pushes counted", func() bool {
