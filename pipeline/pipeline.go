@@ -210,7 +210,7 @@ func (p *Pipeline) newReader() *kafka.Reader {
 		// Offsets are committed by the pipeline's own committer, synchronously.
 		CommitInterval: 0,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			p.log.Warn("kafka", "msg", fmt.Sprintf(format, args...))
+			p.log.Warn("kafka", "detail", fmt.Sprintf(format, args...))
 		}),
 	})
 }

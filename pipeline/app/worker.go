@@ -40,6 +40,7 @@ type Deps struct {
 // NewWorker connects to Redis and Kafka, loads the certificates and builds the pipeline. Any
 // unusable dependency is an error that names it; nothing is left open on error.
 func NewWorker(ctx context.Context, cfg config.Config, deps Deps) (*Worker, error) {
+	routeLibraryLogs(deps.Logger)
 	w := &Worker{Redis: deps.Redis}
 	if err := w.connect(ctx, cfg, deps); err != nil {
 		w.Close()
