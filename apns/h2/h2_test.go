@@ -579,3 +579,43 @@ func TestGoAwayUnprocessed(t *testing.T) {
 		t.Errorf("%d connections, want 2", c)
 	}
 }
+
+// TestRefusedUntilDeadline checks that a refused stream is not an attempt: a request the
+// server refuses six times (more than any fixed attempt count would allow) is sent again
+// with a backoff until the server answers, and one refused for ever ends with its context.
+func TestRefusedUntilDeadline(t *testing.T) {
+	var refusals, limit atomic.Int32
+	limit.Store(6)
+	serve := func(_ int, fr *http2.Framer, f http2.Frame) {
+		d, ok := f.(*http2.DataFrame)
+		if !ok || !d.StreamEnded() {
+			return
+		}
+		if refusals.Add(1) <= limit.Load() {
+			_ = fr.WriteRSTStream(d.StreamID, http2.ErrCodeRefusedStream)
+			return
+		}
+		respond(fr, d.StreamID)
+	}
+	srv, tr := newRawServer(t, serve)
+	client := &http.Client{Transport: tr}
+	resp, err := client.Post("https://"+srv.addr+"/", "text/plain", strings.NewReader("x"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after %d refusals: %v %v, want 200", limit.Load(), resp, err)
+	}
+	if got := refusals.Load(); got != limit.Load()+1 {
+		t.Errorf("server saw %d sends, want %d", got, limit.Load()+1)
+	}
+
+	refusals.Store(0)
+	limit.Store(1 << 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+srv.addr+"/", strings.NewReader("x"))
+	if resp, err := client.Do(req); err == nil {
+		t.Fatalf("refused for ever: %v, want an error at the deadline", resp.Status)
+	}
+	if n := refusals.Load(); n < 3 || n > 20 {
+		t.Errorf("%d sends in 200 ms, want a few, spaced by the backoff", n)
+	}
+}

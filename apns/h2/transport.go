@@ -18,12 +18,19 @@ import (
 	"time"
 )
 
-// maxAttempts bounds how often Transport sends a request that the server did not process.
-const maxAttempts = 3
+// Backoff between sends of a request the server did not process (REFUSED_STREAM, above a
+// GOAWAY's last stream id, never written): it doubles from unprocessedBackoff up to
+// maxUnprocessedBackoff, and the request's context, not a count, ends it. Such a send is not
+// an attempt: the server never saw the request.
+const (
+	unprocessedBackoff    = 5 * time.Millisecond
+	maxUnprocessedBackoff = time.Second
+)
 
 // Transport is an http.RoundTripper over one HTTP/2 connection, dialled on first use and
 // again after the connection is lost or the server sent GOAWAY. Requests the server did not
-// process are sent again on the new connection; requests in flight on a lost connection fail.
+// process are sent again, after a backoff, until their context ends; requests in flight on a
+// lost connection fail.
 // The zero value dials the request's host with the default settings.
 type Transport struct {
 	Addr         string        // host:port to dial; "" → the request URL's host (port 443 by default)
@@ -54,20 +61,27 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
+	wait := unprocessedBackoff
+	for {
 		c, err := t.conn(req.Context(), req.URL.Host)
 		if err != nil {
 			return nil, err
 		}
 		resp, err := c.roundTrip(req, s)
 		var unprocessed unprocessedError
-		if err == nil || !errors.As(err, &unprocessed) || attempt == maxAttempts {
+		if err == nil || !errors.As(err, &unprocessed) {
 			return resp, err
 		}
 		if !c.usable() {
 			t.drop(c) // GOAWAY or lost; REFUSED_STREAM leaves the connection in use
 		}
 		s.reset()
+		select {
+		case <-req.Context().Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxUnprocessedBackoff)
 	}
 }
 
