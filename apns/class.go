@@ -13,7 +13,8 @@ import (
 type Class uint8
 
 // Classes of an APNs answer, from Apple's "Handling notification responses from APNs" (status
-// codes and reason strings, mirrored by the apns2 Reason constants) and STYLE.md habit 3.
+// codes and reason strings, mirrored by the apns2 Reason constants): every answer is
+// classified once, here.
 const (
 	Sent        Class = iota // 200: APNs accepted the notification
 	TokenDead                // 410, BadDeviceToken, DeviceTokenNotForTopic: remove the device token
@@ -39,7 +40,7 @@ func (c Class) String() string {
 }
 
 // ReasonUnknownCertificate is the Result.Reason (and the DLQ offpush-reason) of a notification
-// whose busiId has no configured certificate (DESIGN §5).
+// whose busiId has no configured certificate.
 const ReasonUnknownCertificate = "unknown_certificate"
 
 // ErrUnknownCertificate is the Result.Err of a notification whose busiId has no certificate.

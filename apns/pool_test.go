@@ -48,7 +48,7 @@ func TestPool(t *testing.T) {
 }
 
 const (
-	certID     = 2382 // certificate auth, as in DESIGN §6
+	certID     = 2382 // certificate auth, as `offpush dev`'s 2382
 	tokenID    = 2516 // token auth
 	certTopic  = "com.example.im"
 	tokenTopic = "com.example.im.enterprise"

@@ -135,7 +135,7 @@ func token(rng *rand.Rand) string {
 	return hex.EncodeToString(b)
 }
 
-// eventJSON is the message event of DESIGN §2, with the fields the workload uses.
+// eventJSON is the message event (package event), with the fields the workload uses.
 type eventJSON struct {
 	ID          string            `json:"id"`
 	ChatType    string            `json:"chatType"`

@@ -28,7 +28,7 @@ func fieldErr(field, format string, args ...any) error {
 	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Decode parses one event and validates it against the contract of DESIGN §2. The returned
+// Decode parses one event and validates it against the event contract (see the package comment). The returned
 // error is an *Error naming the offending field; it never panics, whatever the input.
 func Decode(data []byte) (*Message, error) {
 	if !utf8.Valid(data) {

@@ -1,5 +1,5 @@
 // Package event is the Kafka wire contract between IM core and offpush: the JSON message event
-// published to the topic im.messages (DESIGN §2), its types, and Decode, which turns raw bytes
+// published to the topic im.messages, its types, and Decode, which turns raw bytes
 // into a validated Message or an error that names the offending field.
 //
 // Validation rules, in the order Decode applies them:
@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Limits of the event contract (DESIGN §2).
+// Limits of the event contract.
 const (
 	// MaxRecipients is the largest fan-out one event may carry.
 	MaxRecipients = 100000

@@ -1,4 +1,4 @@
-// Package apnstest is an APNs simulator (DESIGN §7): an HTTP/2 TLS server speaking Apple's
+// Package apnstest is an APNs simulator: an HTTP/2 TLS server speaking Apple's
 // provider API, with a control API under /sim/ to mark tokens unregistered, inject faults and
 // latency, and read back every accepted notification. Tests start it in-process; `offpush
 // apns-sim` runs it standalone (Command). It is the load target of benchmarks, so a request

@@ -14,7 +14,7 @@ import (
 )
 
 // watchCertificates exports the days left on each certificate as offpush.apns.certificate.expiry
-// and warns at startup about those that expire within config.ExpiryWarning (DESIGN §8).
+// and warns at startup about those that expire within config.ExpiryWarning.
 // Token-auth keys do not expire and are not reported.
 func watchCertificates(mp metric.MeterProvider, log *slog.Logger, certs []apns.Certificate, now func() time.Time) error {
 	for _, c := range certs {

@@ -21,7 +21,7 @@ import (
 	"offpush/pipeline/kafkatest"
 )
 
-// devFlags are the flags of `offpush dev` (DESIGN §6).
+// devFlags are the flags of `offpush dev` (see the README's quick start).
 type devFlags struct {
 	kafkaAddr, redisURL, apiAddr, apiToken, apnsAddr, opsAddr, deliveries string
 	noDemo, verbose                                                       bool
@@ -118,7 +118,7 @@ func devRedis(url string) (redis.UniversalClient, string, func(), error) {
 	return c, mr.Addr() + " (in-process)", func() { _ = c.Close(); mr.Close() }, nil
 }
 
-// Demo credentials, mirroring the product specification's busiIds (DESIGN §6).
+// Demo credentials, mirroring the product specification's example busiIds.
 const (
 	devKeyID  = "DEVKEY0001"
 	devTeamID = "DEVTEAM001"
