@@ -89,7 +89,7 @@ func newHarness(t *testing.T, o Options, send senderFunc) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	p.sched = newScheduler(o.MaxEvents, o.MaxBytes, func(j *job) { p.process(ctx, j) }, p.isStopping)
+	p.sched = newScheduler(o.MaxEvents, o.MaxBytes, p.gos, func(j *job) { p.process(ctx, j) }, p.isStopping)
 	return &harness{p: p, store: store}
 }
 

@@ -4,8 +4,8 @@ import "time"
 
 // goPool runs functions on goroutines that outlive them: an idle goroutine takes the next
 // function instead of a new goroutine growing a new stack for every event or push (the APNs
-// client's call chain is deep: a fresh goroutine's stack is copied twice on its way down). Goroutines idle
-// for goIdle exit, so the pool shrinks after a burst.
+// client's call chain is deep: a fresh goroutine's stack is copied twice on its way down).
+// Goroutines idle for goIdle exit, so the pool shrinks after a burst.
 type goPool struct {
 	idle chan func()
 }

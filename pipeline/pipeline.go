@@ -128,6 +128,7 @@ type Pipeline struct {
 	offsets *offsets
 	dlq     deadLetterWriter
 	sched   *scheduler
+	gos     *goPool             // goroutines of events and pushes, reused across both
 	lanes   [2]Store            // by apns.Lane: the store that small, or large, events' batches use
 	merged  []*coalescer        // the lanes' stores, merging the Redis calls of concurrent events
 	bulk    chan struct{}       // slots of the bulk lane: batches of large events in flight
@@ -174,6 +175,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		offsets:  newOffsets(),
 		bulk:     make(chan struct{}, opts.BulkBatches),
 		pushes:   apns.NewSlots(opts.MaxPushes),
+		gos:      newGoPool(),
 		fast:     semaphore.NewWeighted(int64(opts.MaxRecipients)),
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
@@ -241,7 +243,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		c.start()
 		defer c.stop() // after every event returned
 	}
-	p.sched = newScheduler(p.opts.MaxEvents, p.opts.MaxBytes, func(j *job) { p.process(work, j) }, p.isStopping)
+	p.sched = newScheduler(p.opts.MaxEvents, p.opts.MaxBytes, p.gos, func(j *job) { p.process(work, j) }, p.isStopping)
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); p.commitLoop(work, r) }()
 

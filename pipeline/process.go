@@ -287,7 +287,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
 		if n < len(send)-1 {
 			wg.Add(1)
-			p.sched.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })
+			p.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })
 			continue
 		}
 		b.started() // the last one goes on this goroutine

@@ -31,13 +31,13 @@ type keyQueue struct {
 	q []*job
 }
 
-// newScheduler returns a scheduler that calls run for each admitted event. skip, checked
-// before an event starts, leaves it unstarted (the pipeline is stopping: its offset stays
-// uncommitted for the partition's next owner).
-func newScheduler(maxEvents int, maxBytes int64, run func(*job), skip func() bool) *scheduler {
+// newScheduler returns a scheduler that calls run for each admitted event, on goroutines of
+// gos. skip, checked before an event starts, leaves it unstarted (the pipeline is stopping:
+// its offset stays uncommitted for the partition's next owner).
+func newScheduler(maxEvents int, maxBytes int64, gos *goPool, run func(*job), skip func() bool) *scheduler {
 	return &scheduler{
 		maxEvents: maxEvents, maxBytes: maxBytes, run: run, skip: skip,
-		keys: map[string]*keyQueue{}, freed: make(chan struct{}, 1), gos: newGoPool(),
+		keys: map[string]*keyQueue{}, freed: make(chan struct{}, 1), gos: gos,
 	}
 }
 

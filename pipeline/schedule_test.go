@@ -85,7 +85,7 @@ func admitNow(t *testing.T, s *scheduler, j *job) {
 // of one key neither blocks the fetch loop (admit) nor delays other keys.
 func TestSchedulerKeyOrder(t *testing.T) {
 	g := newGate()
-	s := newScheduler(100, 1<<20, g.run, func() bool { return false })
+	s := newScheduler(100, 1<<20, newGoPool(), g.run, func() bool { return false })
 	for i := range 5 {
 		admitNow(t, s, keyed("a", int64(i), 10))
 	}
@@ -116,7 +116,7 @@ func TestSchedulerKeyOrder(t *testing.T) {
 // its ctx; an event larger than the byte budget runs alone.
 func TestSchedulerBudget(t *testing.T) {
 	g := newGate()
-	s := newScheduler(2, 100, g.run, func() bool { return false })
+	s := newScheduler(2, 100, newGoPool(), g.run, func() bool { return false })
 	admitNow(t, s, keyed("a", 0, 10))
 	admitNow(t, s, keyed("b", 1, 10))
 	g.next(t)
@@ -158,7 +158,7 @@ func TestSchedulerSkip(t *testing.T) {
 	g := newGate()
 	var stop sync.Mutex
 	stopping := false
-	s := newScheduler(10, 1<<20, g.run, func() bool { stop.Lock(); defer stop.Unlock(); return stopping })
+	s := newScheduler(10, 1<<20, newGoPool(), g.run, func() bool { stop.Lock(); defer stop.Unlock(); return stopping })
 	admitNow(t, s, keyed("a", 0, 1))
 	admitNow(t, s, keyed("a", 1, 1))
 	g.next(t)
@@ -175,7 +175,7 @@ func TestSchedulerSkip(t *testing.T) {
 // TestSchedulerNoKey: events without a key are not ordered against each other.
 func TestSchedulerNoKey(t *testing.T) {
 	g := newGate()
-	s := newScheduler(10, 1<<20, g.run, func() bool { return false })
+	s := newScheduler(10, 1<<20, newGoPool(), g.run, func() bool { return false })
 	admitNow(t, s, keyed("", 0, 1))
 	admitNow(t, s, keyed("", 1, 1))
 	a, b := g.next(t), g.next(t)
