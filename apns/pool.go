@@ -45,7 +45,7 @@ type Options struct {
 	// default max(4, Connections).
 	MaxConnections int
 	// InFlight bounds the concurrent requests per certificate; with the h2 transport also
-	// the sum of the connections' SETTINGS_MAX_CONCURRENT_STREAMS does. Default 2000.
+	// the sum of the connections' SETTINGS_MAX_CONCURRENT_STREAMS does. Default 4000.
 	InFlight  int
 	Timeout   time.Duration // per request; default 10s
 	Transport string        // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
