@@ -121,10 +121,3 @@ func (s *scheduler) next(kq *keyQueue, key string) *job {
 
 // wait blocks until every admitted event has run or been skipped.
 func (s *scheduler) wait() { s.wg.Wait() }
-
-// inFlight is the number of admitted events not finished.
-func (s *scheduler) inFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.events
-}

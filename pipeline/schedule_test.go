@@ -107,8 +107,8 @@ func TestSchedulerKeyOrder(t *testing.T) {
 	}
 	g.open("b/10")
 	s.wait()
-	if s.inFlight() != 0 || len(s.keys) != 0 {
-		t.Errorf("after the run: %d in flight, %d keys", s.inFlight(), len(s.keys))
+	if s.events != 0 || s.bytes != 0 || len(s.keys) != 0 {
+		t.Errorf("after the run: %d events, %d bytes in flight, %d keys", s.events, s.bytes, len(s.keys))
 	}
 }
 
