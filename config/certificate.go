@@ -19,8 +19,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// ExpiryWarning is how long before a certificate's NotAfter startup warns about it
-// (DESIGN.md section 8).
+// ExpiryWarning is how long before a certificate's NotAfter startup warns about it.
 const ExpiryWarning = 30 * 24 * time.Hour
 
 var (

@@ -37,8 +37,8 @@ type Config struct {
 // Kafka is where events are read from and dead letters written to.
 type Kafka struct {
 	Brokers        []string      `yaml:"brokers"`        // seed brokers, host:port
-	Topic          string        `yaml:"topic"`          // message events (DESIGN.md section 2)
-	DLQTopic       string        `yaml:"dlqTopic"`       // dead letters (DESIGN.md section 5)
+	Topic          string        `yaml:"topic"`          // message events
+	DLQTopic       string        `yaml:"dlqTopic"`       // dead letters
 	GroupID        string        `yaml:"groupId"`        // consumer group of offpush run
 	SessionTimeout time.Duration `yaml:"sessionTimeout"` // at least MinSessionTimeout
 	CommitInterval time.Duration `yaml:"commitInterval"` // how often finished offsets are committed
@@ -169,7 +169,7 @@ type Presence struct {
 	DedupeTTL     time.Duration `yaml:"dedupeTtl"`     // message × device dedupe keys; ≥ pipeline.expiry
 }
 
-// API is the state API (DESIGN.md section 4).
+// API is the state API.
 type API struct {
 	Addr         string   `yaml:"addr"`
 	Tokens       []string `yaml:"-" json:"-" secret:"tokens"` // secret: bearer tokens, env or tokensFile

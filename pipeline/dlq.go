@@ -13,7 +13,7 @@ import (
 	"offpush/event"
 )
 
-// DLQ record headers (DESIGN §5).
+// DLQ record headers.
 const (
 	HeaderReason      = "offpush-reason"
 	HeaderError       = "offpush-error"
@@ -67,7 +67,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, m *event.Message, use
 	return ok
 }
 
-// dlqRecord builds the DLQ record of DESIGN §5 for src.
+// dlqRecord builds the dead-letter record for src (README, "Dead letters").
 func dlqRecord(src kafka.Message, m *event.Message, userID string, f Failure, errText string, attempts int, now time.Time) (kafka.Message, error) {
 	value := src.Value
 	if m != nil {

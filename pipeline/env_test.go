@@ -29,7 +29,7 @@ import (
 )
 
 // env is one test's whole system: Kafka (kfake or KAFKA_BROKERS), a real redis-server, the
-// APNs simulator over HTTP/2 TLS, and the certificates of DESIGN §6 (2382 cert auth, 2516
+// APNs simulator over HTTP/2 TLS, and the certificates of `offpush dev` (2382 cert auth, 2516
 // token auth).
 type env struct {
 	t      *testing.T

@@ -1,7 +1,7 @@
 package pipeline
 
 // Failure is why a push (or a whole event) went to the dead-letter topic. The words are the
-// offpush-reason header of DLQ records (DESIGN §5) and metric labels.
+// offpush-reason header of DLQ records and metric labels.
 type Failure uint8
 
 // Failure reasons.

@@ -9,7 +9,7 @@
 // badge), up to 4096 pairs, so the devices of a 100k-recipient group share a handful of byte
 // slices. Render is the one-call form `offpush render` uses.
 //
-// # Alert text (DESIGN §3, product specification "General push rules")
+// # Alert text (product specification "General push rules")
 //
 //   - c2c: "Nickname: content"; without a nickname just "content".
 //   - group: "Name (GroupName): content". Name is the sender's group name card, else the

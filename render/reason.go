@@ -4,7 +4,7 @@ package render
 // metric labels and `offpush render` output. The zero value means "push it".
 type Skip uint8
 
-// Skip reasons, from the rules of DESIGN §3 (IM product specification) and the pipeline.
+// Skip reasons, from the IM product specification's rules (doc.go) and the pipeline.
 const (
 	NoSkip       Skip = iota
 	Foreground        // the device's app is in the foreground: it got the message live

@@ -16,7 +16,7 @@ import (
 	"offpush/pipeline/kafkadial"
 )
 
-// Command is `offpush replay` (DESIGN §5). Kafka settings (brokers, topics, TLS, SASL) come from
+// Command is `offpush replay`. Kafka settings (brokers, topics, TLS, SASL) come from
 // --config and OFFPUSH_KAFKA_… variables, --brokers/--dlq-topic/--topic override them. Progress
 // and notes go to stderr. The summary line goes to stdout, except with --dry-run, whose stdout
 // holds only the JSON lines of the records it would replay (the summary is then on stderr).

@@ -1,4 +1,4 @@
-// Package replay is `offpush replay` (DESIGN §5): it reads the dead-letter topic as its own
+// Package replay is `offpush replay`: it reads the dead-letter topic as its own
 // consumer group, selects records with filters and re-publishes them to the events topic, where
 // the pipeline treats them as fresh events.
 //

@@ -20,7 +20,7 @@ import (
 	"offpush/presence/redistest"
 )
 
-// TestOutageDeadLetterReplayedOnce is DESIGN §5 end to end: an APNs outage longer than the
+// TestOutageDeadLetterReplayedOnce is the dead-letter round trip end to end: an APNs outage longer than the
 // retry budget dead-letters a push; once APNs is back a replay delivers it exactly once, a
 // second replay of the group has nothing to do, and even a replay by another group (a
 // duplicate) does not push the device twice.

@@ -23,7 +23,7 @@ import (
 // now is the fixed clock of the filter tests; record timestamps are set relative to it.
 var now = time.Now().UTC().Truncate(time.Second)
 
-// dead builds a DLQ record as the pipeline writes it (DESIGN §5). A zero failedAt leaves out
+// dead builds a DLQ record as the pipeline writes it. A zero failedAt leaves out
 // offpush-failed-at (the record timestamp, ts, is the fallback); an empty reason leaves out
 // offpush-reason; an empty tp leaves out traceparent.
 type dead struct {

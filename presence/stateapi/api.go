@@ -50,7 +50,7 @@ type api struct {
 	routes  map[string]bool // the patterns of routeTable
 }
 
-// New returns the state API (DESIGN.md section 4) over store.
+// New returns the state API over store.
 func New(store *presence.Store, opts Options) (http.Handler, error) {
 	if store == nil {
 		return nil, errors.New("stateapi: store is required")

@@ -1,4 +1,4 @@
-// Package stateapi is offpush's HTTP JSON state API (DESIGN.md section 4): the server side of
+// Package stateapi is offpush's HTTP JSON state API: the server side of
 // the IM SDK calls setToken, logout, doBackground, doForeground, setAPNS, getAPNSConfig and
 // setReceiveMessageOpt, over presence.Store. openapi.yaml documents every route, body and
 // error; README.md has a curl example per route.

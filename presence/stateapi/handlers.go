@@ -10,7 +10,7 @@ import (
 	"offpush/presence"
 )
 
-// routeTable is every route of the API: DESIGN.md section 4, documented in openapi.yaml.
+// routeTable is every route of the API, documented in openapi.yaml.
 var routeTable = []struct {
 	pattern string
 	fn      handlerFunc

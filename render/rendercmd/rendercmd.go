@@ -1,4 +1,4 @@
-// Package rendercmd is the `offpush render` verb (DESIGN §6): it shows the APNs requests an
+// Package rendercmd is the `offpush render` verb: it shows the APNs requests an
 // event would cause for given settings, without sending, using the pipeline's own render
 // functions (render.Prepare and Prepared.Render).
 //
@@ -43,9 +43,9 @@ const usage = `usage: offpush render --event FILE [--settings FILE]
 Prints, as one JSON line per recipient device, the APNs request the event would cause
 (headers and exact payload) or why there is none ("skip"). Nothing is sent.
 
-  --event FILE      the message event (DESIGN §2); "-" reads it from stdin
+  --event FILE      the message event, JSON as published to im.messages; "-" reads stdin
   --settings FILE   users' apnsConfig, receiveOpts and devices, and certificates, as Redis
-                    would hold them (DESIGN §6); without it each recipient has one background
+                    would hold them; without it each recipient has one background
                     device "-" with badge 0 and default settings
 `
 

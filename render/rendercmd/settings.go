@@ -10,7 +10,7 @@ import (
 	"offpush/presence"
 )
 
-// settingsFile is the --settings file: what Redis would hold (DESIGN §6).
+// settingsFile is the --settings file: what Redis would hold.
 type settingsFile struct {
 	Users        map[string]userState `json:"users"`
 	Certificates []certificate        `json:"certificates"`
@@ -52,7 +52,7 @@ const (
 	stateForeground = "foreground"
 )
 
-// devCertificates are the certificates of `offpush dev` (DESIGN §6), used when the settings
+// devCertificates are the certificates of `offpush dev`, used when the settings
 // give none.
 var devCertificates = []certificate{
 	{ID: 2382, BundleID: "com.example.im"},
