@@ -4,6 +4,10 @@
 // directory and has persistence switched off (--save "" --appendonly no), so a Stop, Restart or
 // Kill loses every key: that is what fault tests want (a Redis that came back empty). The
 // process is killed when the test ends.
+//
+// StartCluster (or NewCluster, for a cluster shared by a package's tests) starts a Redis
+// Cluster of such servers: masters with optional replicas, created by redis-cli --cluster
+// create, with a short node timeout so that a killed master's replica takes over in seconds.
 package redistest
 
 import (
@@ -36,7 +40,7 @@ type Server struct {
 	// Addr is host:port of the server; it does not change across Restart.
 	Addr string
 
-	t    testing.TB
+	t    testing.TB // nil for a server of a Cluster made by NewCluster
 	bin  string
 	args []string
 
@@ -56,34 +60,63 @@ type process struct {
 // Without a redis-server on PATH the test is skipped, or fails when the environment has CI=true.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
+	bin := lookPath(t, "redis-server")
+	dir := t.TempDir() // created first so that it is removed after the process is gone
+	s, err := startServer(bin, dir, extraArgs)
+	if s != nil {
+		s.t = t
+		t.Cleanup(s.Kill)
+	}
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+// lookPath finds a Redis binary; without it the test is skipped, or fails under CI=true.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found: install it (apt-get install -y redis-server)")
+			t.Fatalf("%s not found: install it (apt-get install -y redis-server)", name)
 		}
-		t.Skip("SKIPPED: redis-server NOT FOUND ON PATH. These tests need a real Redis: " +
+		t.Skip("SKIPPED: " + strings.ToUpper(name) + " NOT FOUND ON PATH. These tests need a real Redis: " +
 			"install it (apt-get install -y redis-server, or brew install redis) and rerun.")
 	}
-	dir := t.TempDir() // created first so that it is removed after the process is gone
-	s := &Server{t: t, bin: bin}
-	t.Cleanup(s.Kill)
+	return bin
+}
+
+// startServer starts bin on a free port with its files in dir. On error the returned server,
+// if not nil, has been killed.
+func startServer(bin, dir string, extraArgs []string) (*Server, error) {
+	s := &Server{bin: bin}
 	for try := 1; ; try++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("redistest: %v", err)
+			return nil, err
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
-			"--logfile", ""}, extraArgs...)
+			"--logfile", ""}, expand(extraArgs, port)...)
 		err = s.start()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		if try == startTries {
-			t.Fatalf("redistest: %v", err)
+			return s, err
 		}
 	}
+}
+
+// expand replaces "{port}" in args with port.
+func expand(args []string, port int) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.ReplaceAll(a, "{port}", strconv.Itoa(port))
+	}
+	return out
 }
 
 // freePort asks the kernel for a port that is free right now.
@@ -184,10 +217,37 @@ func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 // Restart stops the server and starts it again on the same port with the same arguments. The
 // new server is empty: there is no persistence. Clients reconnect on their next command.
 func (s *Server) Restart() {
-	s.t.Helper()
 	s.Stop()
-	if err := s.start(); err != nil {
+	if err := s.StartAgain(); err != nil {
+		if s.t == nil {
+			panic(err)
+		}
 		s.t.Fatalf("redistest: restart: %v", err)
+	}
+}
+
+// StartAgain starts a stopped or killed server on its port with its arguments and waits for
+// PING. A cluster node keeps its node id (its cluster config file survives) but no data.
+func (s *Server) StartAgain() error {
+	if s.Running() {
+		return fmt.Errorf("redis-server on %s is running", s.Addr)
+	}
+	return s.start()
+}
+
+// Running reports whether the server's process is running.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
 	}
 }
 

@@ -3,7 +3,9 @@ package redistest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +68,104 @@ func TestSkipsWithoutRedis(t *testing.T) {
 	})
 	if !skipped {
 		t.Fatal("Start did not skip")
+	}
+}
+
+// TestCluster: a 3-master cluster with a replica each serves every slot, routes a key to the
+// master MasterOf names, and after that master is killed its replica takes its slots with the
+// key; the killed node comes back as a replica.
+func TestCluster(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.StartCluster(t, 3, 1)
+	if len(c.Nodes) != 6 {
+		t.Fatalf("%d nodes, want 6", len(c.Nodes))
+	}
+	masters, err := c.Masters()
+	if err != nil || len(masters) != 3 {
+		t.Fatalf("Masters = %v, %v; want 3", masters, err)
+	}
+	cc := c.Client(t)
+	if err := cc.Set(ctx, "{u1}:k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.MasterOf("{u1}:k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := redis.NewClient(&redis.Options{Addr: m.Addr})
+	defer direct.Close()
+	if v := direct.Get(ctx, "{u1}:k").Val(); v != "v" {
+		t.Fatalf("MasterOf names %s, which has {u1}:k = %q", m.Addr, v)
+	}
+	// The replica has the write before the master dies.
+	if n, err := direct.Wait(ctx, 1, 5*time.Second).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 = %d, %v", n, err)
+	}
+
+	m.Kill()
+	if err := c.WaitHealthy(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	promoted, err := c.MasterOf("{u1}:k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if promoted == m {
+		t.Fatalf("the killed node %s still serves the slot", m.Addr)
+	}
+	// A new client: one made before the kill keeps its slot map for a while (go-redis's
+	// cluster client reloads it on redirects and at its reload interval).
+	if v, err := c.Client(t).Get(ctx, "{u1}:k").Result(); v != "v" {
+		t.Errorf("after failover {u1}:k = %q, %v; want v", v, err)
+	}
+
+	if err := m.StartAgain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	again := redis.NewClient(&redis.Options{Addr: m.Addr})
+	defer again.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(again.Info(ctx, "replication").Val(), "role:slave") {
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted node did not rejoin as a replica")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNewClusterShared: a cluster made without a test is usable and Close kills its nodes.
+func TestNewClusterShared(t *testing.T) {
+	c, err := redistest.NewCluster(3, 0)
+	if errors.Is(err, redistest.ErrNoRedis) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
+	ctx := context.Background()
+	for i := range 20 { // keys over every master
+		if err := cc.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cc.DBSize(ctx).Val(); n != 20 {
+		t.Errorf("DBSIZE over the cluster = %d, want 20", n)
+	}
+	if err := c.FlushAll(); err != nil {
+		t.Fatal(err)
+	}
+	if n := cc.DBSize(ctx).Val(); n != 0 {
+		t.Errorf("DBSIZE after FlushAll = %d, want 0", n)
+	}
+	c.Close()
+	for _, n := range c.Nodes {
+		if n.Running() || redistest.Ping(n.Addr) == nil {
+			t.Errorf("node %s still up after Close", n.Addr)
+		}
 	}
 }
