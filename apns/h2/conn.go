@@ -74,8 +74,9 @@ type Conn struct {
 	peerInit  int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
 	frameSize int   // peer's SETTINGS_MAX_FRAME_SIZE
 	tableSize uint32
-	newTable  bool  // tableSize changed: the writer updates its encoder
-	recvAck   int64 // connection-level received bytes not yet returned
+	tableMin  uint32 // while newTable: the smallest tableSize since the writer's last update
+	newTable  bool   // tableSize changed: the writer updates its encoder
+	recvAck   int64  // connection-level received bytes not yet returned
 
 	// Writer goroutine only.
 	enc   *encoder

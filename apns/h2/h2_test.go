@@ -487,6 +487,13 @@ type rawServer struct {
 
 func newRawServer(t *testing.T, serve func(conn int, fr *http2.Framer, f http2.Frame)) (*rawServer, *Transport) {
 	t.Helper()
+	return newRawServerHPACK(t, true, serve)
+}
+
+// newRawServerHPACK is newRawServer whose serve gets, unless decode, the request HEADERS
+// frames undecoded (*http2.HeadersFrame with the encoder's bytes).
+func newRawServerHPACK(t *testing.T, decode bool, serve func(conn int, fr *http2.Framer, f http2.Frame)) (*rawServer, *Transport) {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil) // for its certificate only
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
@@ -505,7 +512,7 @@ func newRawServer(t *testing.T, serve func(conn int, fr *http2.Framer, f http2.F
 			if err != nil {
 				return
 			}
-			go s.serveConn(c, int(s.conns.Add(1)), serve)
+			go s.serveConn(c, int(s.conns.Add(1)), decode, serve)
 		}
 	}()
 	tr := &Transport{Addr: s.addr, TLSConfig: cfg}
@@ -513,14 +520,16 @@ func newRawServer(t *testing.T, serve func(conn int, fr *http2.Framer, f http2.F
 	return s, tr
 }
 
-func (s *rawServer) serveConn(c net.Conn, n int, serve func(int, *http2.Framer, http2.Frame)) {
+func (s *rawServer) serveConn(c net.Conn, n int, decode bool, serve func(int, *http2.Framer, http2.Frame)) {
 	defer c.Close()
 	preface := make([]byte, len(clientPreface))
 	if _, err := io.ReadFull(c, preface); err != nil {
 		return
 	}
 	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if decode {
+		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	}
 	if fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100}) != nil {
 		return
 	}
@@ -617,5 +626,88 @@ func TestRefusedUntilDeadline(t *testing.T) {
 	}
 	if n := refusals.Load(); n < 3 || n > 20 {
 		t.Errorf("%d sends in 200 ms, want a few, spaced by the backoff", n)
+	}
+}
+
+// TestTableShrinkAndRegrow checks that when the server shrinks its header table and grows it
+// again before our next request, that request's header block signals both sizes, the
+// smallest first (RFC 7541 §4.2): nghttp2 fails the connection with COMPRESSION_ERROR if
+// only the final size comes.
+func TestTableShrinkAndRegrow(t *testing.T) {
+	e := newEncoder(defaultTableSize)
+	e.setMaxSize(0)
+	e.setMaxSize(defaultTableSize)
+	updates := []byte{0x20, 0x3f, 0xe1, 0x1f} // size updates to 0 and to 4096
+	if b := e.appendBlock(nil, nil); !bytes.Equal(b, updates) {
+		t.Errorf("encoder block after 0 then 4096: % x, want % x", b, updates)
+	}
+	if b := e.appendBlock(nil, nil); len(b) != 0 {
+		t.Errorf("next block: % x, want no size update", b)
+	}
+
+	var mu sync.Mutex
+	var blocks [][]byte
+	serve := func(_ int, fr *http2.Framer, f http2.Frame) {
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			mu.Lock()
+			blocks = append(blocks, bytes.Clone(f.HeaderBlockFragment()))
+			mu.Unlock()
+		case *http2.DataFrame:
+			if !f.StreamEnded() {
+				return
+			}
+			if f.StreamID == 1 {
+				_ = fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+				_ = fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: defaultTableSize})
+			}
+			respond(fr, f.StreamID)
+		}
+	}
+	srv, tr := newRawServerHPACK(t, false, serve)
+	client := &http.Client{Transport: tr}
+	for i := range 2 {
+		resp, err := client.Post("https://"+srv.addr+"/", "text/plain", strings.NewReader("x"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(blocks) != 2 || !bytes.HasPrefix(blocks[1], updates) {
+		t.Fatalf("second header block starts % x, want the size updates % x", blocks[len(blocks)-1][:4], updates)
+	}
+}
+
+// TestGoAwayError checks that a GOAWAY with an error code fails the streams it names as
+// received at once, rather than at their deadlines (the server closes such a connection
+// without answering them), and that the next request goes on a new connection.
+func TestGoAwayError(t *testing.T) {
+	serve := func(conn int, fr *http2.Framer, f http2.Frame) {
+		d, ok := f.(*http2.DataFrame)
+		if !ok || !d.StreamEnded() {
+			return
+		}
+		if conn == 1 {
+			_ = fr.WriteGoAway(d.StreamID, http2.ErrCodeCompression, nil) // and the connection stays open
+			return
+		}
+		respond(fr, d.StreamID)
+	}
+	srv, tr := newRawServer(t, serve)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+srv.addr+"/", strings.NewReader("x"))
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		t.Fatalf("after GOAWAY COMPRESSION_ERROR: %v, want an error", resp.Status)
+	}
+	if took := time.Since(start); took > time.Second || ctx.Err() != nil || !errors.Is(err, ErrConnClosed) {
+		t.Errorf("failed after %v with %v, want ErrConnClosed at once", took, err)
+	}
+	resp, err = (&http.Client{Transport: tr}).Post("https://"+srv.addr+"/", "text/plain", strings.NewReader("x"))
+	if err != nil || resp.StatusCode != 200 || srv.conns.Load() != 2 {
+		t.Fatalf("next request: %v %v on %d connections, want 200 on a second one", resp, err, srv.conns.Load())
 	}
 }

@@ -14,7 +14,8 @@ type encoder struct {
 	table   []hpack.HeaderField // newest first
 	size    uint32              // RFC 7541 §4.1 size of the entries
 	maxSize uint32
-	update  bool // a dynamic table size update is due at the start of the next block
+	update  bool   // a dynamic table size update is due at the start of the next block
+	minSize uint32 // while update: the smallest size since the last block
 }
 
 // entryOverhead is the per-entry size overhead of RFC 7541 §4.1.
@@ -64,13 +65,22 @@ func newEncoder(maxSize uint32) *encoder { return &encoder{maxSize: maxSize} }
 
 // setMaxSize changes the table size (after the peer's SETTINGS_HEADER_TABLE_SIZE).
 func (e *encoder) setMaxSize(v uint32) {
+	if !e.update || v < e.minSize {
+		e.minSize = v
+	}
 	e.maxSize, e.update = v, true
 	e.evict()
 }
 
-// appendBlock appends the header block of fields to b.
+// appendBlock appends the header block of fields to b. It opens with the table size
+// updates due: the smallest size since the last block, if below the final one, then the
+// final one (RFC 7541 §4.2), so that a decoder that shrank its table and grew it again
+// evicts what we evicted.
 func (e *encoder) appendBlock(b []byte, fields []hpack.HeaderField) []byte {
 	if e.update {
+		if e.minSize < e.maxSize {
+			b = appendInt(b, 0x20, 5, uint64(e.minSize))
+		}
 		b = appendInt(b, 0x20, 5, uint64(e.maxSize))
 		e.update = false
 	}

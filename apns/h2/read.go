@@ -265,7 +265,11 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 		case http2.SettingMaxFrameSize:
 			c.frameSize = int(st.Val)
 		case http2.SettingHeaderTableSize:
-			c.tableSize, c.newTable = min(st.Val, defaultTableSize), true
+			v := min(st.Val, defaultTableSize)
+			if !c.newTable || v < c.tableMin {
+				c.tableMin = v
+			}
+			c.tableSize, c.newTable = v, true
 		}
 		return nil
 	})
@@ -323,7 +327,10 @@ func (c *Conn) onPing(f *http2.PingFrame) {
 }
 
 // onGoAway stops new streams on the connection and fails the ones the server will not
-// process; the others finish, then the connection closes.
+// process; after a graceful GOAWAY (NO_ERROR) the others finish, then the connection closes.
+// A GOAWAY with an error code ends the connection at once (RFC 9113 §5.4.1: its sender
+// closes it), failing the streams it names as received: they may have been processed, and
+// waiting for answers that will not come would hold them until their deadlines.
 func (c *Conn) onGoAway(f *http2.GoAwayFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -336,7 +343,7 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) {
 		}
 	}
 	c.failQueueLocked(err)
-	if len(c.streams) == 0 {
+	if len(c.streams) == 0 || f.ErrCode != http2.ErrCodeNo {
 		c.failLocked(err)
 	}
 }

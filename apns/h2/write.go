@@ -72,6 +72,7 @@ func (c *Conn) fill() {
 	c.wbuf = append(c.wbuf, c.ctrl...)
 	c.ctrl = c.ctrl[:0]
 	if c.newTable {
+		c.enc.setMaxSize(c.tableMin) // a shrink and a regrowth since the last batch: both
 		c.enc.setMaxSize(c.tableSize)
 		c.newTable = false
 	}
