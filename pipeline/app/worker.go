@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -109,14 +111,102 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 	}
 }
 
+// newRedis builds the worker's Redis client: a single node for one address, a Redis Cluster
+// client for several (see failFastCluster for how it follows a failover).
 func newRedis(c config.Redis) (redis.UniversalClient, error) {
 	tlsCfg, err := c.TLS.Config()
 	if err != nil {
 		return nil, fmt.Errorf("redis.tls: %w", err)
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
+	opts := &redis.UniversalOptions{
 		Addrs: c.Addrs, Username: c.Username, Password: c.Password, DB: c.DB, TLSConfig: tlsCfg,
-	}), nil
+	}
+	if len(c.Addrs) > 1 {
+		opts.DialTimeout, opts.DialerRetries = clusterDialTimeout, clusterDialRetries
+	}
+	rdb := redis.NewUniversalClient(opts)
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		failFastCluster(cc)
+	}
+	return rdb, nil
+}
+
+// A cluster node that is down must fail its commands quickly: each failure makes the client
+// reload the slot map (failFastCluster). go-redis dials up to DialerRetries times per
+// connection, each for up to DialTimeout (5 s and 5 by default: 25 s before a blackholed
+// host's first error).
+const (
+	clusterDialTimeout = 2 * time.Second
+	clusterDialRetries = 2
+)
+
+// failFastCluster makes cc reload its slot map whenever a command to a node fails without
+// a Redis reply (connection refused or reset, timeout) or the node answers CLUSTERDOWN,
+// TRYAGAIN or MASTERDOWN.
+//
+// go-redis's ClusterClient reloads the map by itself only after a MOVED or ASK redirect and
+// every ClusterStateReloadInterval (60 s). A killed master answers nothing, so no redirect
+// comes: the client kept sending that master's slots to the dead address for up to a minute
+// after its replica had taken over. Routing a slot's commands elsewhere does not help either:
+// with ReadOnly off they always go to the slot's master in the map. ReloadState is lazy and
+// coalesced (one CLUSTER SLOTS at a time, at most one more queued), so while a master is down
+// the map is read again a few times a second, and the first read after the replica's
+// promotion routes its slots there: the pushes of its users resume within the pipeline's
+// retry delay. A shorter reload interval would do the same at the cost of a CLUSTER SLOTS
+// every interval when nothing fails.
+func failFastCluster(cc *redis.ClusterClient) {
+	h := reloadHook{reload: func() { cc.ReloadState(context.Background()) }}
+	cc.OnNewNode(func(node *redis.Client) { node.AddHook(h) })
+}
+
+// reloadHook calls reload after a node's command or pipeline failed in a way that can mean
+// the cluster's topology changed.
+type reloadHook struct{ reload func() }
+
+func (h reloadHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadHook) check(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil && topologyError(err) {
+		h.reload()
+	}
+}
+
+// topologyError reports whether err, from one node, suggests that the slot map is stale: no
+// Redis reply at all (the node is down or unreachable) or a cluster that is reconfiguring. A
+// Redis error reply (redis.Nil, WRONGTYPE, a script error) says nothing about the topology,
+// nor does a context's end (the caller's, or a deadline that is not the network's).
+func topologyError(err error) bool {
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, prefix := range []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"} {
+			if strings.HasPrefix(msg, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	var op *net.OpError // dial, read and write errors, timeouts included
+	if errors.As(err, &op) {
+		return true
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func ping(ctx context.Context, rdb redis.UniversalClient, addrs []string) error {
