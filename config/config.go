@@ -28,6 +28,7 @@ type Config struct {
 	Redis    Redis    `yaml:"redis"`
 	APNs     APNs     `yaml:"apns"`
 	Pipeline Pipeline `yaml:"pipeline"`
+	Render   Render   `yaml:"render"`
 	Presence Presence `yaml:"presence"`
 	API      API      `yaml:"api"`
 	Ops      Ops      `yaml:"ops"`
@@ -162,6 +163,17 @@ type Pipeline struct {
 	ShutdownGrace time.Duration `yaml:"shutdownGrace"` // time to finish in-flight work on stop
 }
 
+// Render is the fixed texts of the notifications, for apps that localise on the server, or
+// Apple's localization keys instead, for apps that localise on the device.
+type Render struct {
+	PreviewName string `yaml:"previewName"` // the content under apns-config preview "name"
+	PreviewNone string `yaml:"previewNone"` // the whole body under preview "none"
+	LocKeys     bool   `yaml:"locKeys"`     // send loc-key/loc-args instead of the fixed texts
+}
+
+// MaxTextLen bounds render.previewName and render.previewNone, in bytes.
+const MaxTextLen = 256
+
 // Presence is how device state is kept in Redis.
 type Presence struct {
 	Prefix        string        `yaml:"prefix"`        // Redis key prefix
@@ -233,6 +245,7 @@ func Default() Config {
 			Expiry:        24 * time.Hour,
 			ShutdownGrace: 25 * time.Second,
 		},
+		Render:   Render{PreviewName: "New message", PreviewNone: "You have a new message"},
 		Presence: Presence{Prefix: "op", ForegroundTTL: 10 * time.Minute, DedupeTTL: 48 * time.Hour},
 		API:      API{Addr: ":8080", MaxBodyBytes: 64 << 10},
 		Ops:      Ops{Addr: ":9090"},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Validate checks the whole configuration, in the order of the YAML file, and returns a
@@ -20,6 +21,7 @@ func (c Config) Validate() error {
 	c.Redis.validate(&v, "redis")
 	c.APNs.validate(&v, "apns")
 	c.Pipeline.validate(&v, "pipeline")
+	c.Render.validate(&v, "render")
 	c.Presence.validate(&v, "presence")
 	v.check(c.Presence.DedupeTTL >= c.Pipeline.Expiry, "presence.dedupeTtl",
 		"must be at least pipeline.expiry (%s): an event redelivered after its dedupe key expired would be pushed twice", c.Pipeline.Expiry)
@@ -146,6 +148,14 @@ func (p Pipeline) validate(v *checker, k string) {
 	positive(v, k+".batchSize", p.BatchSize)
 	positive(v, k+".expiry", p.Expiry)
 	positive(v, k+".shutdownGrace", p.ShutdownGrace)
+}
+
+// validate checks the render section, at key path k.
+func (r Render) validate(v *checker, k string) {
+	for _, f := range []struct{ key, val string }{{".previewName", r.PreviewName}, {".previewNone", r.PreviewNone}} {
+		v.required(k+f.key, f.val)
+		v.check(len(f.val) <= MaxTextLen && utf8.ValidString(f.val), k+f.key, "must be valid UTF-8 of at most %d bytes", MaxTextLen)
+	}
 }
 
 // validate checks the presence section, at key path k.

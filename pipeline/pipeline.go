@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"offpush/apns"
+	"offpush/render"
 )
 
 // Options configure a Pipeline. Zero values take the defaults noted.
@@ -51,8 +52,11 @@ type Options struct {
 	// MaxRecipients bounds the recipients of small events (the fast lane) being looked up,
 	// claimed or pushed at once, so that a backlog of small groups does not hold thousands of
 	// prepared batches in memory; default 20000. (Large events are bounded by BulkBatches.)
-	MaxRecipients  int
-	Expiry         time.Duration // push expiry window, default 24h
+	MaxRecipients int
+	Expiry        time.Duration // push expiry window, default 24h
+	// Texts are the preview texts and loc-key choice of rendering (render.Options; its
+	// Expiry is Expiry above).
+	Texts          render.Options
 	MaxAttempts    int           // APNs attempts per push, default 5
 	MaxElapsed     time.Duration // retry budget per push, default 30s
 	InitialBackoff time.Duration // first retry delay, default 100ms

@@ -39,7 +39,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
 	}
 	p.metrics.recipients.Add(ctx, int64(len(m.Recipients)))
-	prep := render.Prepare(m, render.Options{Expiry: p.opts.Expiry})
+	ro := p.opts.Texts
+	ro.Expiry = p.opts.Expiry
+	prep := render.Prepare(m, ro)
 	now := p.opts.Now()
 	// Message-level rules (noPush, empty custom, expired …) hold for every recipient: skip
 	// them all without touching Redis.
@@ -48,7 +50,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		p.offsets.finish(j.ticket)
 		return
 	}
-	if p.fanOut(ctx, j, m, prep, now) {
+	if p.fanOut(ctx, j, m, prep) {
 		p.offsets.finish(j.ticket)
 	}
 }
@@ -63,7 +65,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 // A device is in one batch, and the next event of the key starts only after this one
 // finished, so a device still gets a conversation's pushes in message order. false means ctx
 // ended before every batch finished.
-func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, now time.Time) bool {
+func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *render.Prepared) bool {
 	users := m.Recipients
 	lane := apns.Fast
 	if len(users) > p.opts.LargeEvent {
@@ -75,7 +77,7 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 			return false
 		}
 		defer p.fast.Release(n)
-		return p.processBatch(ctx, j, m, prep, users, now, lane, func() {})
+		return p.processBatch(ctx, j, m, prep, users, lane, func() {})
 	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool
@@ -99,7 +101,7 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 		})
 		wg.Go(func() {
 			defer started()
-			if !p.processBatch(ctx, j, m, prep, batch, now, lane, started) {
+			if !p.processBatch(ctx, j, m, prep, batch, lane, started) {
 				failed.Store(true)
 			}
 		})
@@ -123,12 +125,12 @@ type target struct {
 	userID string
 	device presence.Device
 	topic  string
-	sound  string
+	style  render.Style
 }
 
 // processBatch handles one batch of recipients; false means ctx ended before it finished.
 // started is called once every push of the batch has started (or none will).
-func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, now time.Time, lane apns.Lane, started func()) bool {
+func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string, lane apns.Lane, started func()) bool {
 	var recs []presence.Recipient
 	lctx, span := p.startSpan(ctx, "presence.lookup")
 	if span.IsRecording() {
@@ -140,7 +142,9 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 		return false
 	}
 	_, span = p.startSpan(ctx, "render.decide")
-	targets, ok := p.decide(ctx, j, m, prep, recs, now)
+	// The rules are judged when the batch is pushed (quiet hours, expiry), not when the
+	// event arrived: a large fan-out can take a while.
+	targets, ok := p.decide(ctx, j, m, prep, recs, p.opts.Now())
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("offpush.devices", len(targets)))
 	}
@@ -188,15 +192,11 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 			continue
 		}
 		seen[r.UserID] = true
-		if len(r.Devices) == 0 {
-			p.metrics.skipped(ctx, render.NoDevice, 1)
+		style, s := prep.Decide(r.UserID, &r.Settings, len(r.Devices), now)
+		if s != render.NoSkip {
+			p.metrics.skipped(ctx, s, max(1, len(r.Devices)))
 			continue
 		}
-		if s := prep.Skip(r.UserID, &r.Settings, now); s != render.NoSkip {
-			p.metrics.skipped(ctx, s, len(r.Devices))
-			continue
-		}
-		sound := prep.Sound(&r.Settings)
 		for _, d := range r.Devices {
 			if s := prep.SkipDevice(&d); s != render.NoSkip {
 				p.metrics.skipped(ctx, s, 1)
@@ -209,7 +209,7 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 				}
 				continue
 			}
-			out = append(out, target{userID: r.UserID, device: d, topic: topic, sound: sound})
+			out = append(out, target{userID: r.UserID, device: d, topic: topic, style: style})
 		}
 	}
 	return out, true
@@ -284,7 +284,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		t, i := b.targets[idx[k]], idx[k]
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
-			n: b.prep.Notification(t.device.Token, t.topic, t.sound, results[i].Badge)}
+			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge)}
 		if n < len(send)-1 {
 			wg.Add(1)
 			p.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })

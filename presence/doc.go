@@ -24,8 +24,15 @@
 //	  c:openPush   0 | 1 | 2                  SetSettings (absent = 0, push on)
 //	  c:c2cSound   sound file name            SetSettings (absent = default sound)
 //	  c:groupSound sound file name            SetSettings (absent = default sound)
+//	  c:preview    name | none                SetSettings (absent = full)
 //	  r:C          receive option             SetReceiveOpt; C is "c2c:peer", "group:id" or
 //	                                          "all"; absent = "receive"
+//	  q:all        "d|S|D|Z" or "o|S|D"       SetReceiveWindow: r:all holds only inside this
+//	                                          window (quiet hours). d: daily from S seconds
+//	                                          after midnight in IANA zone Z ("" = UTC) for D
+//	                                          seconds; o: once from unix second S for D
+//	                                          seconds. Absent = r:all holds always; a
+//	                                          malformed value holds never.
 //
 //	P:tok:T   string, no TTL — the user id that owns T (SetToken; deleted by Logout and
 //	          RemoveDeadToken while it still names that user). A token belongs to one user.

@@ -61,6 +61,8 @@ func (p *parser) recipient(userID string, h map[string]string, nowMs int64) Reci
 				r.Settings.ReceiveOpts = make(map[string]ReceiveOpt)
 			}
 			r.Settings.ReceiveOpts[f[2:]] = ReceiveOpt(v)
+		case 'q':
+			setWindow(&r.Settings, f[2:], v)
 		}
 	}
 	end := len(p.devs)
@@ -111,5 +113,20 @@ func setConfig(st *Settings, name, v string) {
 		st.C2CSound = v
 	case "groupSound":
 		st.GroupSound = v
+	case "preview":
+		st.Preview = Preview(v)
 	}
+}
+
+// setWindow reads the window of the "all" receive option. A malformed one holds never: the
+// user receives, rather than being muted by a value nobody can read.
+func setWindow(st *Settings, conv, v string) {
+	if conv != AllConversations {
+		return
+	}
+	w, err := decodeWindow(v)
+	if err != nil {
+		w = Window{} // a one-time window of no length: never holds
+	}
+	st.AllWindow = &w
 }

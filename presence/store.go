@@ -189,14 +189,23 @@ func (s *Store) state(ctx context.Context, userID, token, fgUntil string, badge 
 	return nil
 }
 
-// SetSettings stores the user's TIMAPNSConfig: OpenPush, C2CSound and GroupSound (an empty
-// sound removes it). ReceiveOpts are ignored: SetReceiveOpt writes those.
+// SetSettings stores the user's TIMAPNSConfig: OpenPush, C2CSound, GroupSound and Preview (an
+// empty sound removes it; an empty Preview is full). ReceiveOpts and AllWindow are ignored:
+// SetReceiveOpt and SetReceiveWindow write those.
 func (s *Store) SetSettings(ctx context.Context, userID string, st Settings) error {
+	if !st.Preview.Valid() {
+		return fmt.Errorf("set settings of %s: invalid preview %q", userID, st.Preview)
+	}
+	preview := st.Preview
+	if preview == PreviewFull {
+		preview = ""
+	}
 	key := s.userKey(userID)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, "c:openPush", st.OpenPush)
 		setOrDel(ctx, p, key, "c:c2cSound", st.C2CSound)
 		setOrDel(ctx, p, key, "c:groupSound", st.GroupSound)
+		setOrDel(ctx, p, key, "c:preview", string(preview))
 		return nil
 	})
 	if err != nil {
@@ -214,19 +223,46 @@ func setOrDel(ctx context.Context, p redis.Pipeliner, key, field, val string) {
 }
 
 // SetReceiveOpt sets the user's receive option for a conversation ("c2c:peer", "group:id" or
-// "all"). Receive, the default, deletes the stored option.
+// "all") permanently. Receive, the default, deletes the stored option. For "all" it also
+// removes a window SetReceiveWindow set.
 func (s *Store) SetReceiveOpt(ctx context.Context, userID, convID string, opt ReceiveOpt) error {
 	if !opt.Valid() {
 		return fmt.Errorf("set receive opt of %s: invalid option %q", userID, opt)
 	}
-	var err error
-	if opt == Receive {
-		err = s.rdb.HDel(ctx, s.userKey(userID), "r:"+convID).Err()
-	} else {
-		err = s.rdb.HSet(ctx, s.userKey(userID), "r:"+convID, string(opt)).Err()
-	}
+	key := s.userKey(userID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if opt == Receive {
+			p.HDel(ctx, key, "r:"+convID)
+		} else {
+			p.HSet(ctx, key, "r:"+convID, string(opt))
+		}
+		if convID == AllConversations {
+			p.HDel(ctx, key, "q:"+AllConversations)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("set receive opt of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// SetReceiveWindow sets the user's "all" receive option to opt inside window w only (quiet
+// hours); outside it the user receives. opt Receive removes the option and the window.
+func (s *Store) SetReceiveWindow(ctx context.Context, userID string, opt ReceiveOpt, w Window) error {
+	if opt == Receive {
+		return s.SetReceiveOpt(ctx, userID, AllConversations, opt)
+	}
+	if !opt.Valid() {
+		return fmt.Errorf("set receive window of %s: invalid option %q", userID, opt)
+	}
+	key := s.userKey(userID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "r:"+AllConversations, string(opt), "q:"+AllConversations, w.encode())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set receive window of %s: %w", userID, err)
 	}
 	return nil
 }

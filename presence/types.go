@@ -18,12 +18,40 @@ const (
 	NotReceive        ReceiveOpt = "notReceive"        // not received at all: no push
 	NotNotify         ReceiveOpt = "notNotify"         // received silently: no push
 	NotNotifyExceptAt ReceiveOpt = "notNotifyExceptAt" // group: pushed only when @-mentioned or @all
+	// NotReceiveExceptAt is the SDK's V2TIM_NOT_RECEIVE_MESSAGE_EXCEPT_AT: for offline push it
+	// acts as NotNotifyExceptAt.
+	NotReceiveExceptAt ReceiveOpt = "notReceiveExceptAt"
+	// Silent is offpush's own: pushed with no sound and interruption-level passive (no
+	// buzz, no screen wake); the badge still counts.
+	Silent ReceiveOpt = "silent"
 )
+
+// AllConversations is the conversation id of the user's global receive option.
+const AllConversations = "all"
 
 // Valid reports whether o is one of the receive options.
 func (o ReceiveOpt) Valid() bool {
 	switch o {
-	case Receive, NotReceive, NotNotify, NotNotifyExceptAt:
+	case Receive, NotReceive, NotNotify, NotNotifyExceptAt, NotReceiveExceptAt, Silent:
+		return true
+	}
+	return false
+}
+
+// Preview is how much of a message the user's notifications show (apns-config.preview).
+type Preview string
+
+// Previews; the empty Preview reads as PreviewFull.
+const (
+	PreviewFull Preview = "full" // the alert as rendered
+	PreviewName Preview = "name" // the sender prefix kept, the content replaced by a fixed text
+	PreviewNone Preview = "none" // a fixed text only: no sender, title, subtitle or image
+)
+
+// Valid reports whether p is a preview value ("" included, as full).
+func (p Preview) Valid() bool {
+	switch p {
+	case "", PreviewFull, PreviewName, PreviewNone:
 		return true
 	}
 	return false
@@ -35,7 +63,11 @@ type Settings struct {
 	OpenPush    int                   `json:"openPush"`
 	C2CSound    string                `json:"c2cSound,omitempty"`
 	GroupSound  string                `json:"groupSound,omitempty"`
+	Preview     Preview               `json:"preview,omitempty"`
 	ReceiveOpts map[string]ReceiveOpt `json:"receiveOpts,omitempty"`
+	// AllWindow, when set, limits the "all" receive option to a time window (quiet hours):
+	// inside it ReceiveOpts["all"] holds, outside it the user receives.
+	AllWindow *Window `json:"allWindow,omitempty"`
 }
 
 // Device is one registered device token of a user, with its state as the pipeline sees it.

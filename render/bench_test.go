@@ -25,10 +25,10 @@ func BenchmarkPrepare(b *testing.B) {
 // BenchmarkNotificationCached is the fan-out case: the payload for (sound, badge) exists.
 func BenchmarkNotificationCached(b *testing.B) {
 	p := Prepare(benchMessage(), opts)
-	p.Notification("t", "com.example.im", "default", 4)
+	p.Notification("t", "com.example.im", Style{Sound: "default"}, 4)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Notification("t", "com.example.im", "default", 4)
+		p.Notification("t", "com.example.im", Style{Sound: "default"}, 4)
 	}
 }
 
@@ -43,6 +43,6 @@ func BenchmarkNotificationUncached(b *testing.B) {
 			p.payloads.Clear()
 			p.cached.Store(0)
 		}
-		p.Notification("t", "com.example.im", "default", badge)
+		p.Notification("t", "com.example.im", Style{Sound: "default"}, badge)
 	}
 }

@@ -4,10 +4,11 @@
 //
 // The pipeline calls Prepare once per message, which does the per-message work (content text,
 // title, thread id, collapse id, message-level skip reasons), then for every recipient
-// Prepared.Skip, for every device Prepared.SkipDevice, and Prepared.Notification (or
-// Prepared.Render, all three in one). Payload bytes are cached inside Prepared per (sound,
+// Prepared.Decide, for every device Prepared.SkipDevice, and Prepared.Notification (or
+// Prepared.Render, all three in one). Payload bytes are cached inside Prepared per (style,
 // badge), up to 4096 pairs, so the devices of a 100k-recipient group share a handful of byte
-// slices. Render is the one-call form `offpush render` uses.
+// slices. Render is the one-call form `offpush render` uses: the worker and the verb decide
+// through the same Decide.
 //
 // # Alert text (product specification "General push rules")
 //
@@ -36,16 +37,46 @@
 //
 // # Skip reasons
 //
-// Prepared.Skip checks, in this order: SelfMessage (the recipient is the sender), NoPushFlag
-// (offlinePush.pushFlag noPush), EmptyCustom, NoContent, PushDisabled (openPush 2), Muted,
-// Expired. Expired comes last so that it only names pushes that would otherwise have been sent.
-// Muted follows the receive options: the option of the conversation (event.Message
-// ConversationID, "c2c:{sender}" or "group:{id}") if the user set one, else the option of
-// "all", else receive. notReceive and notNotify mute; notNotifyExceptAt mutes a group message
-// unless the recipient is @-mentioned or the message is @all, and always mutes a c2c message
-// (a c2c message has no @-mentions). An unknown option value counts as receive. Expired means
-// now is after SentAt+Options.Expiry (never when either is zero). A nil *presence.Settings is
-// the default settings. Prepared.SkipDevice adds Foreground (and NoDevice for a nil device).
+// Prepared.Decide checks, in this order: the message-level reasons, which hold for every
+// recipient alike (so the worker skips a whole fan-out for them without looking anyone up):
+// NoPushFlag (offlinePush.pushFlag noPush), EmptyCustom, NoContent, Expired (now is after
+// SentAt+Options.Expiry; never when either is zero); then the recipient's: SelfMessage (the
+// recipient is the sender), NoDevice (no registered device), PushDisabled (openPush 2),
+// Muted. Prepared.SkipDevice adds Foreground per device. A nil *presence.Settings is the
+// default settings.
+//
+// Muted follows the receive option that applies: the option of the conversation
+// (event.Message ConversationID, "c2c:{sender}" or "group:{id}") if the user set one, else the
+// option of "all" while its window holds (Settings.AllWindow, quiet hours; a permanent "all"
+// option has none), else receive. notReceive and notNotify mute; notNotifyExceptAt and
+// notReceiveExceptAt mute a group message unless the recipient is @-mentioned or the message
+// is @all, and always mute a c2c message (a c2c message has no @-mentions). silent does not
+// mute: see Style. An unknown option value counts as receive. Windows are judged at now, the
+// time of the push (the caller's clock), not at SentAt: what matters is when the phone would
+// buzz.
+//
+// # Style: silent and preview
+//
+// Decide returns the Style of the user's pushes. Receive option silent: no sound (whatever
+// the message or the user set) and "interruption-level":"passive"; the badge still counts.
+// apns-config preview: "full" (or unset) shows the alert as rendered; "name" keeps the sender
+// prefix and the title and replaces the content (offlinePush.desc included) by
+// Options.PreviewName ("New message"; without a sender name the body is that text alone);
+// "none" drops the title and makes the body Options.PreviewNone ("You have a new message").
+// Badge and sound follow the usual rules under every preview; ext, which the app reads and the
+// user does not see, stays.
+//
+// With Options.LocKeys the fixed texts go as Apple's loc-key (and the sender, when there is
+// one, as the only loc-arg, with the key's _FROM form), for apps that localise on the device:
+//
+//	preview none                            {"loc-key":"OFFPUSH_PREVIEW_NONE"}
+//	preview name                            {"loc-key":"OFFPUSH_NEW_MESSAGE_FROM","loc-args":["Alice"]}
+//	a message of one elem shown as a word   OFFPUSH_IMAGE, OFFPUSH_VOICE, OFFPUSH_FILE,
+//	(no offlinePush.desc)                   OFFPUSH_VIDEO, OFFPUSH_LOCATION, OFFPUSH_STICKER,
+//	                                        OFFPUSH_CHAT_HISTORY (+ _FROM with the sender)
+//
+// The loc-arg is the sender as the prefix names it ("Alice", "Ali (Hiking)"). Content that
+// mixes text and words ("look [image]") stays text: one key cannot say it.
 //
 // # Sound and badge
 //
@@ -58,7 +89,9 @@
 //
 // The payload is written by hand, keys in this fixed order, optional keys left out when empty:
 //
-//	{"aps":{"alert":{"title":T,"body":B},"badge":N,"sound":S,"thread-id":C},"ext":E,"conv":V}
+//	{"aps":{"alert":{"title":T,"body":B},"badge":N,"sound":S,"interruption-level":"passive","thread-id":C},"ext":E,"conv":V}
+//
+// With a loc-key, {"loc-key":K,"loc-args":[A]} takes the place of "body" in the alert.
 //
 // aps.alert is always an object (never the bare-string form), so apps read one shape whether
 // or not a title is set. thread-id is the conversation as the recipient sees it: the sender's
@@ -77,7 +110,8 @@
 //
 // A payload longer than MaxPayload (measured after escaping) is shortened until it fits. First
 // a sound name longer than 255 bytes (longer than any file name) becomes "default"; iOS plays
-// the default sound for a name it cannot find anyway. Then the body, the title and ext share
+// the default sound for a name it cannot find anyway. Then the body, the title, ext and the
+// loc-arg share
 // the bytes left equally: one that fits in its share stays whole, the others are cut to the
 // share on a UTF-8 rune boundary and end with "…". So a long text loses its tail while a short
 // title stays, and a huge ext cannot wipe out the body. thread-id and conv are never cut. For

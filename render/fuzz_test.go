@@ -33,11 +33,17 @@ func FuzzRender(f *testing.F) {
 			return
 		}
 		p := Prepare(m, opts)
-		checkPayload(t, p, p.Notification("t", "topic", p.Sound(nil), badge).Payload)
+		loc := opts
+		loc.LocKeys = true
+		for _, q := range []*Prepared{p, Prepare(m, loc)} {
+			for _, st := range []Style{{Sound: q.sound(nil)}, {Preview: presence.PreviewName, Passive: true}, {Sound: sound, Preview: presence.PreviewNone}} {
+				checkPayload(t, q, q.text(st), q.Notification("t", "topic", st, badge).Payload)
+			}
+		}
 		s := &presence.Settings{C2CSound: sound, GroupSound: sound}
 		n, _ := p.Render("bob", s, &presence.Device{Token: "t", Badge: badge}, "topic", now)
 		if n.Payload != nil {
-			checkPayload(t, p, n.Payload)
+			checkPayload(t, p, p.text(Style{Sound: p.sound(s)}), n.Payload)
 		}
 	})
 }
@@ -45,7 +51,9 @@ func FuzzRender(f *testing.F) {
 // cutID shortens s to a valid id length.
 func cutID(s string) string { return cmp.Or(s[:min(len(s), event.MaxIDLen)], "u") }
 
-func checkPayload(t *testing.T, p *Prepared, b []byte) {
+// checkPayload checks that b is valid, fits, and carries thread-id, conv and the alert of want
+// whole or cut.
+func checkPayload(t *testing.T, p *Prepared, want payloadText, b []byte) {
 	t.Helper()
 	if len(b) > MaxPayload || !utf8.Valid(b) || !json.Valid(b) {
 		t.Fatalf("payload of %d bytes, valid UTF-8 %v, valid JSON %v: %q", len(b), utf8.Valid(b), json.Valid(b), b)
@@ -53,7 +61,8 @@ func checkPayload(t *testing.T, p *Prepared, b []byte) {
 	var got struct {
 		APS struct {
 			Alert struct {
-				Body string `json:"body"`
+				Body   string `json:"body"`
+				LocKey string `json:"loc-key"`
 			} `json:"alert"`
 			ThreadID string `json:"thread-id"`
 		} `json:"aps"`
@@ -65,7 +74,10 @@ func checkPayload(t *testing.T, p *Prepared, b []byte) {
 	if valid := string([]rune(p.threadID)); got.APS.ThreadID != valid || got.Conv != string([]rune(p.conv)) {
 		t.Fatalf("thread-id %q conv %q, want %q %q", got.APS.ThreadID, got.Conv, valid, p.conv)
 	}
-	body, valid := got.APS.Alert.Body, string([]rune(p.body))
+	if got.APS.Alert.LocKey != want.locKey {
+		t.Fatalf("loc-key %q, want %q", got.APS.Alert.LocKey, want.locKey)
+	}
+	body, valid := got.APS.Alert.Body, string([]rune(want.body))
 	if kept, cut := strings.CutSuffix(body, ellipsis); body != valid && (!cut || !strings.HasPrefix(valid, kept)) {
 		t.Fatalf("body %q is not %q or a cut of it", body, valid)
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"offpush/presence"
 )
 
 // APNs header values offpush always sends (Apple, "Sending notification requests to APNs").
@@ -15,7 +17,7 @@ const (
 	PriorityImmediate = 10
 )
 
-// maxCached is the most (sound, badge) payloads one Prepared keeps, about 1 MB.
+// maxCached is the most (style, badge) payloads one Prepared keeps, about 1 MB.
 const maxCached = 4096
 
 // payloadOverhead is the length of the payload's fixed keys and punctuation, rounded up.
@@ -32,12 +34,11 @@ const maxSound = 255
 const defaultSound = "default"
 
 // Notification builds the APNs request of the message for one device: token, topic (the
-// certificate's bundle id), sound ("" for no sound key, see Sound) and badge (the aps.badge
-// number; pass a negative badge to leave the key out, see IgnoreBadge). The payload bytes are
-// built once per (sound, badge) and shared by every call with the same pair (for the first
-// 4096 pairs of a message; more are built per call): callers must not modify
-// Notification.Payload.
-func (p *Prepared) Notification(token, topic, sound string, badge int64) Notification {
+// certificate's bundle id), the user's Style (see Decide) and badge (the aps.badge number;
+// pass a negative badge to leave the key out, see IgnoreBadge). The payload bytes are built
+// once per (style, badge) and shared by every call with the same pair (for the first 4096
+// pairs of a message; more are built per call): callers must not modify Notification.Payload.
+func (p *Prepared) Notification(token, topic string, st Style, badge int64) Notification {
 	return Notification{
 		Token:      token,
 		Topic:      topic,
@@ -45,21 +46,21 @@ func (p *Prepared) Notification(token, topic, sound string, badge int64) Notific
 		Priority:   PriorityImmediate,
 		Expiration: p.expiresAt,
 		CollapseID: p.collapseID,
-		Payload:    p.payload(sound, badge),
+		Payload:    p.payload(st, badge),
 	}
 }
 
 // Expiration is the apns-expiration of the message's pushes; zero means none.
 func (p *Prepared) Expiration() time.Time { return p.expiresAt }
 
-// payload returns the cached payload for (sound, badge), building it on first use. Past
+// payload returns the cached payload for (st, badge), building it on first use. Past
 // maxCached pairs it builds without storing, so one message's cache stays bounded.
-func (p *Prepared) payload(sound string, badge int64) []byte {
-	key := payloadKey{sound: sound, badge: max(badge, -1)}
+func (p *Prepared) payload(st Style, badge int64) []byte {
+	key := payloadKey{style: st, badge: max(badge, -1)}
 	if b, ok := p.payloads.Load(key); ok {
 		return b.([]byte)
 	}
-	b := p.buildPayload(sound, key.badge)
+	b := p.buildPayload(st, key.badge)
 	if p.cached.Load() >= maxCached {
 		return b
 	}
@@ -70,15 +71,45 @@ func (p *Prepared) payload(sound string, badge int64) []byte {
 	return v.([]byte)
 }
 
-// payloadText holds the strings of a payload that may be cut to fit MaxPayload.
+// payloadText holds the strings of a payload; those that may be cut to fit MaxPayload are
+// title, body, ext, locArg and sound.
 type payloadText struct {
 	title, body, ext, sound string
+	locKey, locArg          string // loc-key replaces body; locArg its one loc-arg, if any
+	passive                 bool
+}
+
+// text is the alert of the message in style st: the preview's texts, as strings or, under
+// Options.LocKeys, as loc-keys.
+func (p *Prepared) text(st Style) payloadText {
+	t := payloadText{title: p.title, body: p.body, ext: p.ext, sound: st.Sound, passive: st.Passive}
+	key := p.elemKey
+	switch st.Preview {
+	case presence.PreviewName:
+		key, t.body = locNewMessage, p.previewName
+		if p.from != "" {
+			t.body = p.from + ": " + p.previewName
+		}
+	case presence.PreviewNone:
+		t.title, t.body = "", p.previewNone
+		if p.locKeys {
+			t.body, t.locKey = "", locPreviewNone
+		}
+		return t
+	}
+	if p.locKeys && key != "" {
+		t.body, t.locKey = "", key
+		if p.from != "" {
+			t.locKey, t.locArg = key+fromSuffix, p.from
+		}
+	}
+	return t
 }
 
 // buildPayload writes the payload, shortened to MaxPayload as the package comment says.
-func (p *Prepared) buildPayload(sound string, badge int64) []byte {
-	t := payloadText{title: p.title, body: p.body, ext: p.ext, sound: sound}
-	size := payloadOverhead + len(t.title) + len(t.body) + len(t.ext) + len(sound) + len(p.threadID) + len(p.conv)
+func (p *Prepared) buildPayload(st Style, badge int64) []byte {
+	t := p.text(st)
+	size := payloadOverhead + len(t.title) + len(t.body) + len(t.ext) + len(t.sound) + len(t.locKey) + len(t.locArg) + len(p.threadID) + len(p.conv)
 	b := p.appendPayload(make([]byte, 0, size), t, badge)
 	if len(b) > MaxPayload {
 		t = t.shorten(len(b) - MaxPayload)
@@ -88,8 +119,9 @@ func (p *Prepared) buildPayload(sound string, badge int64) []byte {
 }
 
 // shorten makes the escaped strings at least excess bytes shorter in all: a sound name longer
-// than maxSound becomes "default", then body, title and ext share what is left equally: a string
-// within its share stays whole, the others are cut to the share and end with "…".
+// than maxSound becomes "default", then body, title, ext and locArg share what is left
+// equally: a string within its share stays whole, the others are cut to the share and end
+// with "…".
 func (t payloadText) shorten(excess int) payloadText {
 	if n := escapedLen(t.sound); n > maxSound {
 		t.sound, excess = defaultSound, excess-(n-len(defaultSound))
@@ -97,12 +129,14 @@ func (t payloadText) shorten(excess int) payloadText {
 	if excess <= 0 {
 		return t
 	}
-	fields := [...]*string{&t.body, &t.title, &t.ext}
+	fields := [...]*string{&t.body, &t.title, &t.ext, &t.locArg}
 	var lens [len(fields)]int
+	total := 0
 	for i, f := range fields {
 		lens[i] = escapedLen(*f)
+		total += lens[i]
 	}
-	share := fairShare(lens[:], lens[0]+lens[1]+lens[2]-excess)
+	share := fairShare(lens[:], total-excess)
 	for i, f := range fields {
 		if lens[i] > max(share, len(ellipsis)) { // "…" would not be shorter
 			*f = cut(*f, max(share-len(ellipsis), 0)) + ellipsis
@@ -131,12 +165,23 @@ func (p *Prepared) appendPayload(b []byte, t payloadText, badge int64) []byte {
 	if t.title != "" {
 		b = append(appendString(append(b, `"title":`...), t.title), ',')
 	}
-	b = append(appendString(append(b, `"body":`...), t.body), '}')
+	if t.locKey != "" {
+		b = appendString(append(b, `"loc-key":`...), t.locKey)
+		if t.locArg != "" {
+			b = append(appendString(append(b, `,"loc-args":[`...), t.locArg), ']')
+		}
+		b = append(b, '}')
+	} else {
+		b = append(appendString(append(b, `"body":`...), t.body), '}')
+	}
 	if badge >= 0 {
 		b = strconv.AppendInt(append(b, `,"badge":`...), badge, 10)
 	}
 	if t.sound != "" {
 		b = appendString(append(b, `,"sound":`...), t.sound)
+	}
+	if t.passive {
+		b = append(b, `,"interruption-level":"passive"`...)
 	}
 	b = append(appendString(append(b, `,"thread-id":`...), p.threadID), '}')
 	if t.ext != "" {

@@ -17,10 +17,24 @@ type Options struct {
 	// Expiry is how long a push stays deliverable after the message's SentAt: it sets
 	// apns-expiration and the Expired skip. Zero means no expiry. The pipeline uses DefaultExpiry.
 	Expiry time.Duration
+	// PreviewName replaces the content of the alert under preview "name" ("" is
+	// DefaultPreviewName); PreviewNone is the whole body under preview "none" (""
+	// is DefaultPreviewNone). Apps that localise on the server set them.
+	PreviewName, PreviewNone string
+	// LocKeys sends Apple's loc-key/loc-args instead of the fixed texts (the preview texts, and
+	// the bracketed word of a message made of one such elem), for apps that localise on the
+	// device; see the package comment for the keys.
+	LocKeys bool
 }
 
 // DefaultExpiry is the push expiry the pipeline uses by default (Options.Expiry).
 const DefaultExpiry = 24 * time.Hour
+
+// Default fixed texts of the previews (Options.PreviewName, Options.PreviewNone).
+const (
+	DefaultPreviewName = "New message"
+	DefaultPreviewNone = "You have a new message"
+)
 
 // maxCollapseID is Apple's limit for apns-collapse-id, in bytes.
 const maxCollapseID = 64
@@ -40,13 +54,34 @@ var elemWords = map[event.ElemType]string{
 	event.Merger:   "[chat history]",
 }
 
+// elemLocKeys are the loc-keys that replace elemWords under Options.LocKeys.
+var elemLocKeys = map[event.ElemType]string{
+	event.Voice:    "OFFPUSH_VOICE",
+	event.File:     "OFFPUSH_FILE",
+	event.Image:    "OFFPUSH_IMAGE",
+	event.Video:    "OFFPUSH_VIDEO",
+	event.Location: "OFFPUSH_LOCATION",
+	event.Face:     "OFFPUSH_STICKER",
+	event.Merger:   "OFFPUSH_CHAT_HISTORY",
+}
+
+// Loc-keys of the previews under Options.LocKeys; a key with the fromSuffix takes the sender
+// as its one loc-arg.
+const (
+	locNewMessage  = "OFFPUSH_NEW_MESSAGE"
+	locPreviewNone = "OFFPUSH_PREVIEW_NONE"
+	fromSuffix     = "_FROM"
+)
+
 // Prepared is the per-message part of rendering, computed once by Prepare and shared by every
 // recipient. Its methods are safe for concurrent use.
 type Prepared struct {
 	sender     string
 	group      bool
-	skip       Skip // message-level: NoPushFlag, EmptyCustom, NoContent or NoSkip
-	body       string
+	skip       Skip   // message-level: NoPushFlag, EmptyCustom, NoContent or NoSkip
+	body       string // prefix + content
+	from       string // the sender as the prefix names it ("Alice", "Ali (Hiking)"), "" for none
+	elemKey    string // the loc-key of a content that is one bracketed elem word, else ""
 	title      string
 	ext        string
 	msgSound   string // offlinePush.ios.sound, "" when unset
@@ -59,13 +94,16 @@ type Prepared struct {
 	atUsers    []string
 	atSet      map[string]struct{} // atUsers as a set, when there are many
 
+	previewName, previewNone string
+	locKeys                  bool
+
 	payloads sync.Map     // payloadKey → []byte
 	cached   atomic.Int32 // entries in payloads
 }
 
 // payloadKey identifies one cached payload of a Prepared.
 type payloadKey struct {
-	sound string
+	style Style
 	badge int64 // -1: no badge key
 }
 
@@ -80,6 +118,10 @@ func Prepare(m *event.Message, opts Options) *Prepared {
 		collapseID: collapseID(m.ID),
 		atAll:      m.AtAll,
 		atUsers:    m.AtUserIDs,
+
+		previewName: cmp.Or(opts.PreviewName, DefaultPreviewName),
+		previewNone: cmp.Or(opts.PreviewNone, DefaultPreviewNone),
+		locKeys:     opts.LocKeys,
 	}
 	if !m.SentAt.IsZero() && opts.Expiry > 0 {
 		p.expiresAt = m.SentAt.Add(opts.Expiry)
@@ -114,8 +156,14 @@ func (p *Prepared) prepareText(m *event.Message) {
 		p.skip = EmptyCustom
 	case text == "":
 		p.skip = NoContent
+	case len(m.Elems) == 1:
+		p.elemKey = elemLocKeys[m.Elems[0].Type]
 	}
-	p.body = prefix(m) + text
+	p.from = from(m)
+	p.body = text
+	if p.from != "" {
+		p.body = p.from + ": " + text
+	}
 }
 
 // content renders the elems in order (package comment) and reports whether one of them is a
@@ -136,17 +184,15 @@ func content(elems []event.Elem) (text string, emptyCustom bool) {
 	return b.String(), emptyCustom
 }
 
-// prefix is the "Nickname: " or "Name (GroupName): " part of the alert body.
-func prefix(m *event.Message) string {
+// from is the sender as the alert body's prefix names it: "Nickname" (c2c, "" without a
+// nickname) or "Name (GroupName)".
+func from(m *event.Message) string {
 	s := m.Sender
 	if m.ChatType != event.Group || m.Group == nil {
-		if s.Nickname == "" {
-			return ""
-		}
-		return s.Nickname + ": "
+		return s.Nickname
 	}
 	name := cmp.Or(s.GroupNameCard, s.Nickname, s.UserID)
-	return name + " (" + cmp.Or(m.Group.Name, m.Group.ID) + "): "
+	return name + " (" + cmp.Or(m.Group.Name, m.Group.ID) + ")"
 }
 
 // threadID is the conversation as the recipient sees it: the c2c peer or the group id.

@@ -9,17 +9,23 @@ import (
 )
 
 // Render is the one-call form of rendering, used by `offpush render`: the skip reason of the
-// message m for user userID (settings s, nil: defaults) and device d (nil: NoDevice) at time
-// now, or the notification to send to d with topic topic. The pipeline, which renders one
-// message for many devices, calls Prepare once and Prepared.Render or the finer methods.
+// message m for user userID (settings s, nil: defaults) and device d (nil: the user has no
+// device) at time now, or the notification to send to d with topic topic. The pipeline, which
+// renders one message for many devices, calls Prepare once and Prepared.Render or the finer
+// methods.
 func Render(m *event.Message, userID string, s *presence.Settings, d *presence.Device, topic string, opts Options, now time.Time) (Notification, Skip) {
 	return Prepare(m, opts).Render(userID, s, d, topic, now)
 }
 
-// Render is Skip, then SkipDevice, then Notification with the user's Sound and the badge
-// NextBadge(d.Badge), or no badge when IgnoreBadge.
+// Render is Decide (with one device, or none for a nil d), then SkipDevice, then Notification
+// with the Style and the badge NextBadge(d.Badge), or no badge when IgnoreBadge.
 func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Device, topic string, now time.Time) (Notification, Skip) {
-	if skip := p.Skip(userID, s, now); skip != NoSkip {
+	devices := 1
+	if d == nil {
+		devices = 0
+	}
+	st, skip := p.Decide(userID, s, devices, now)
+	if skip != NoSkip {
 		return Notification{}, skip
 	}
 	if skip := p.SkipDevice(d); skip != NoSkip {
@@ -29,7 +35,7 @@ func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Devic
 	if !p.noBadge {
 		badge = NextBadge(d.Badge)
 	}
-	return p.Notification(d.Token, topic, p.Sound(s), badge), NoSkip
+	return p.Notification(d.Token, topic, st, badge), NoSkip
 }
 
 // NextBadge is the badge a push carries to a device whose current badge is current: one more,

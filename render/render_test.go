@@ -209,8 +209,14 @@ func TestRenderSkip(t *testing.T) {
 		{"expiry boundary", c2c(), "bob", nil, bg, sentAt.Add(24 * time.Hour), NoSkip},
 		// no SentAt: never expires.
 		{"no sentAt", c2c(func(m *event.Message) { m.SentAt = time.Time{} }), "bob", nil, bg, sentAt.AddDate(1, 0, 0), NoSkip},
-		// a muted user is reported muted, not expired.
-		{"muted before expired", c2c(), "bob", opt("all", presence.NotNotify), bg, sentAt.AddDate(0, 0, 2), Muted},
+		// expiry holds for every recipient alike: it comes before the user's own rules, as in
+		// the worker, which skips an expired event without looking anyone up.
+		{"expired before muted", c2c(), "bob", opt("all", presence.NotNotify), bg, sentAt.AddDate(0, 0, 2), Expired},
+		// a user without devices is no_device, whatever the settings say.
+		{"no device before muted", c2c(), "bob", opt("all", presence.NotNotify), nil, now, NoDevice},
+		{"no device before disabled", c2c(), "bob", &presence.Settings{OpenPush: presence.OpenPushOff}, nil, now, NoDevice},
+		// a message-level reason names the sender too.
+		{"noPush before self", c2c(func(m *event.Message) { m.OfflinePush = &event.OfflinePush{PushFlag: event.NoPush} }), "alice", nil, bg, now, NoPushFlag},
 		// the device's app is in the foreground.
 		{"foreground", c2c(), "bob", nil, &presence.Device{Token: "t", Foreground: true}, now, Foreground},
 		// no device.
@@ -255,7 +261,7 @@ func TestNotificationHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := Prepare(tt.msg, tt.opts).Notification("tok", "com.example.im", "default", 1)
+			n := Prepare(tt.msg, tt.opts).Notification("tok", "com.example.im", Style{Sound: "default"}, 1)
 			n.Payload = nil
 			if !reflect.DeepEqual(n, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", n, tt.want)
@@ -320,7 +326,7 @@ func TestTruncation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Prepare(c2c(push(tt.op)), opts)
-			b := p.Notification("t", "topic", tt.sound, 12345).Payload
+			b := p.Notification("t", "topic", Style{Sound: tt.sound}, 12345).Payload
 			checkFits(t, b)
 			if len(b) < MaxPayload-16 {
 				t.Errorf("payload cut to %d bytes, more than needed", len(b))
@@ -361,28 +367,28 @@ func TestTruncationWorstCaseIDs(t *testing.T) {
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	b := Prepare(m, opts).Notification("t", "topic", strings.Repeat("s", 9000), 1<<63-1).Payload
+	b := Prepare(m, opts).Notification("t", "topic", Style{Sound: strings.Repeat("s", 9000)}, 1<<63-1).Payload
 	checkFits(t, b)
 }
 
 func TestPayloadCache(t *testing.T) {
 	p := Prepare(group(), opts)
-	a := p.Notification("t1", "topic", "default", 4).Payload
-	b := p.Notification("t2", "topic", "default", 4).Payload
+	a := p.Notification("t1", "topic", Style{Sound: "default"}, 4).Payload
+	b := p.Notification("t2", "topic", Style{Sound: "default"}, 4).Payload
 	if &a[0] != &b[0] {
 		t.Error("equal (sound, badge) built two payloads, want one shared slice")
 	}
 	if cap(a) != len(a) {
 		t.Errorf("cached payload has spare capacity %d: a caller's append would write into it", cap(a)-len(a))
 	}
-	if c := p.Notification("t1", "topic", "default", 5).Payload; string(c) == string(a) {
+	if c := p.Notification("t1", "topic", Style{Sound: "default"}, 5).Payload; string(c) == string(a) {
 		t.Error("another badge shares the payload")
 	}
-	if c := p.Notification("t1", "topic", "x.caf", 4).Payload; string(c) == string(a) {
+	if c := p.Notification("t1", "topic", Style{Sound: "x.caf"}, 4).Payload; string(c) == string(a) {
 		t.Error("another sound shares the payload")
 	}
 	// every negative badge is the same "no badge" payload.
-	if x, y := p.Notification("t", "topic", "", -1).Payload, p.Notification("t", "topic", "", -7).Payload; &x[0] != &y[0] {
+	if x, y := p.Notification("t", "topic", Style{Sound: ""}, -1).Payload, p.Notification("t", "topic", Style{Sound: ""}, -7).Payload; &x[0] != &y[0] {
 		t.Error("badge -1 and -7 built two payloads")
 	}
 }
@@ -390,14 +396,14 @@ func TestPayloadCache(t *testing.T) {
 func TestPayloadCacheBounded(t *testing.T) {
 	p := Prepare(c2c(), opts)
 	for badge := range int64(maxCached) {
-		p.Notification("t", "topic", "default", badge)
+		p.Notification("t", "topic", Style{Sound: "default"}, badge)
 	}
-	a := p.Notification("t", "topic", "default", maxCached).Payload
-	b := p.Notification("t", "topic", "default", maxCached).Payload
+	a := p.Notification("t", "topic", Style{Sound: "default"}, maxCached).Payload
+	b := p.Notification("t", "topic", Style{Sound: "default"}, maxCached).Payload
 	if &a[0] == &b[0] || string(a) != string(b) {
 		t.Error("a payload past the cache limit was stored, or differs between calls")
 	}
-	if c, d := p.Notification("t", "topic", "default", 7).Payload, p.Notification("t", "topic", "default", 7).Payload; &c[0] != &d[0] {
+	if c, d := p.Notification("t", "topic", Style{Sound: "default"}, 7).Payload, p.Notification("t", "topic", Style{Sound: "default"}, 7).Payload; &c[0] != &d[0] {
 		t.Error("a payload cached before the limit was rebuilt")
 	}
 }
@@ -409,7 +415,7 @@ func TestPayloadCacheConcurrent(t *testing.T) {
 	for i := range got {
 		wg.Go(func() {
 			for badge := range int64(50) {
-				got[i] = p.Notification("t", "topic", "default", badge).Payload
+				got[i] = p.Notification("t", "topic", Style{Sound: "default"}, badge).Payload
 			}
 		})
 	}

@@ -8,29 +8,46 @@ import (
 	"offpush/presence"
 )
 
-// allConversations is the receive-option key of the user's global option.
-const allConversations = "all"
-
-// Skip is the per-recipient decision: the reason userID, with settings s (nil: defaults), gets
-// no push of the message at time now, or NoSkip. The checks and their order are in the package
-// comment; device-level reasons are SkipDevice's.
-func (p *Prepared) Skip(userID string, s *presence.Settings, now time.Time) Skip {
-	switch {
-	case userID == p.sender:
-		return SelfMessage
-	case p.skip != NoSkip:
-		return p.skip
-	case s != nil && s.OpenPush == presence.OpenPushOff:
-		return PushDisabled
-	case p.muted(userID, s):
-		return Muted
-	case !p.expiresAt.IsZero() && now.After(p.expiresAt):
-		return Expired
-	}
-	return NoSkip
+// Style is how the pushes of a message look on one user's devices, decided by the user's
+// settings at the time of the push.
+type Style struct {
+	Sound   string           // aps.sound; "" for no sound key (see Decide)
+	Passive bool             // aps.interruption-level "passive": receive option silent
+	Preview presence.Preview // how much of the message the alert shows; "" is full
 }
 
-// MessageSkip is the part of Skip that holds for every recipient alike (pushFlag noPush, an
+// Decide is the recipient-level decision for user userID, with settings s (nil: defaults)
+// and devices registered devices, at time now (the time of the push, which quiet hours are
+// judged against): the reason none of the user's devices gets a push, or NoSkip and the Style
+// of the user's pushes. The rules and their order are in the package comment; the device
+// level is SkipDevice's. The worker and `offpush render` both decide through it.
+func (p *Prepared) Decide(userID string, s *presence.Settings, devices int, now time.Time) (Style, Skip) {
+	if skip := p.MessageSkip(now); skip != NoSkip {
+		return Style{}, skip
+	}
+	switch {
+	case userID == p.sender:
+		return Style{}, SelfMessage
+	case devices == 0:
+		return Style{}, NoDevice
+	case s != nil && s.OpenPush == presence.OpenPushOff:
+		return Style{}, PushDisabled
+	}
+	opt := p.receiveOpt(s, now)
+	if p.mutes(userID, opt) {
+		return Style{}, Muted
+	}
+	st := Style{Sound: p.sound(s)}
+	if s != nil && s.Preview != presence.PreviewFull {
+		st.Preview = s.Preview
+	}
+	if opt == presence.Silent {
+		st.Sound, st.Passive = "", true
+	}
+	return st, NoSkip
+}
+
+// MessageSkip is the part of Decide that holds for every recipient alike (pushFlag noPush, an
 // empty custom elem, no content, expiry), so a fan-out can skip them all without looking
 // anyone up; NoSkip when the message is pushable.
 func (p *Prepared) MessageSkip(now time.Time) Skip {
@@ -52,19 +69,28 @@ func (p *Prepared) SkipDevice(d *presence.Device) Skip {
 	return NoSkip
 }
 
-// muted applies the receive options: the conversation's option, else "all", else receive.
-func (p *Prepared) muted(userID string, s *presence.Settings) bool {
+// receiveOpt is the receive option that applies to the message at now: the conversation's
+// option, else the "all" option while its window (if any) holds, else receive.
+func (p *Prepared) receiveOpt(s *presence.Settings, now time.Time) presence.ReceiveOpt {
 	if s == nil || len(s.ReceiveOpts) == 0 {
-		return false
+		return presence.Receive
 	}
-	opt, ok := s.ReceiveOpts[p.conv]
-	if !ok {
-		opt = s.ReceiveOpts[allConversations]
+	if opt, ok := s.ReceiveOpts[p.conv]; ok {
+		return opt
 	}
+	opt, ok := s.ReceiveOpts[presence.AllConversations]
+	if !ok || s.AllWindow != nil && !s.AllWindow.Holds(now) {
+		return presence.Receive
+	}
+	return opt
+}
+
+// mutes reports whether the receive option opt keeps the message from userID.
+func (p *Prepared) mutes(userID string, opt presence.ReceiveOpt) bool {
 	switch opt {
 	case presence.NotReceive, presence.NotNotify:
 		return true
-	case presence.NotNotifyExceptAt:
+	case presence.NotNotifyExceptAt, presence.NotReceiveExceptAt:
 		return !p.group || !p.mentioned(userID)
 	}
 	return false
@@ -82,10 +108,10 @@ func (p *Prepared) mentioned(userID string) bool {
 	return slices.Contains(p.atUsers, userID)
 }
 
-// Sound is the sound of the push to a user with settings s (nil: defaults): the message's
+// sound is the sound of the push to a user with settings s (nil: defaults): the message's
 // offlinePush.ios.sound, else the user's c2cSound or groupSound by chat type, else "default".
 // It returns "" (no sound key in the payload) when the chosen sound is event.NoSound.
-func (p *Prepared) Sound(s *presence.Settings) string {
+func (p *Prepared) sound(s *presence.Settings) string {
 	snd := p.msgSound
 	if snd == "" && s != nil {
 		snd = s.C2CSound
@@ -95,7 +121,7 @@ func (p *Prepared) Sound(s *presence.Settings) string {
 	}
 	switch snd {
 	case "":
-		return "default"
+		return defaultSound
 	case event.NoSound:
 		return ""
 	}
