@@ -111,9 +111,8 @@
 // A payload longer than MaxPayload (measured after escaping) is shortened until it fits. First
 // a sound name longer than 255 bytes (longer than any file name) becomes "default"; iOS plays
 // the default sound for a name it cannot find anyway. Then the body, the title, ext and the
-// loc-arg share
-// the bytes left equally: one that fits in its share stays whole, the others are cut to the
-// share on a UTF-8 rune boundary and end with "…". So a long text loses its tail while a short
+// loc-arg share the bytes left equally: one that fits in its share stays whole, the others are
+// cut to the share on a UTF-8 rune boundary and end with "…". So a long text loses its tail while a short
 // title stays, and a huge ext cannot wipe out the body. thread-id and conv are never cut. For
 // a message that passes event.Validate (ids at most event.MaxIDLen bytes) the result always
 // fits: what is never cut stays under 3.5 KB even when every id byte needs a 6-byte escape.
