@@ -1,7 +1,8 @@
 // Package chaos is offpush's fault harness: it runs the real `offpush run` binary as child
 // processes against an in-process Kafka (kfake, hosted by the harness so that it outlives
 // worker restarts and can be made unreachable), a real redis-server process with an
-// append-only file (so that it can be killed and come back with its data, or be wiped) and the
+// append-only file (so that it can be killed and come back with its data, or be wiped) or a
+// Redis Cluster of 3 masters with a replica each (so that a master can be killed) and the
 // APNs simulator process (`offpush apns-sim`) behind a TCP proxy that can reset every
 // connection. A generated workload of c2c and group events, whose outcome per (message,
 // device) is known in advance, flows through while a scenario injects a fault.

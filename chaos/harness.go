@@ -18,6 +18,7 @@ import (
 	"offpush/config/certtest"
 	"offpush/pipeline/kafkatest"
 	"offpush/presence"
+	"offpush/presence/redistest"
 )
 
 // Options configure a Harness. Zero values take the defaults noted.
@@ -31,6 +32,10 @@ type Options struct {
 	// certificates (the scenario spends the retry budget on purpose); otherwise every other
 	// dead letter is a problem: the retry budget should have outlasted the fault.
 	ExpectRetryExhaustion bool
+	// Cluster runs Redis as a cluster of 3 masters with a replica each (Harness.Cluster,
+	// without persistence: a killed master's data lives on in its replica) instead of one
+	// redis-server with an append-only file (Harness.Redis).
+	Cluster bool
 }
 
 func (o *Options) setDefaults() {
@@ -61,7 +66,8 @@ type creds struct {
 // Harness is one scenario's system: Kafka (in process), Redis, the simulator and workers.
 type Harness struct {
 	Kafka    *kafkatest.Cluster
-	Redis    *Redis
+	Redis    *Redis             // one redis-server, unless Options.Cluster
+	Cluster  *redistest.Cluster // with Options.Cluster
 	Sim      *Sim
 	Workload *Workload
 
@@ -69,7 +75,7 @@ type Harness struct {
 	opts      Options
 	bin, dir  string
 	gate      *gate
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	creds     creds
 	workers   []*Worker
 	workerSeq int
@@ -80,6 +86,7 @@ type Harness struct {
 	rebalances []time.Time     // when a worker joined or left the group
 	streamed   chan struct{}   // closed once every event is in Kafka
 	metricsOK  bool            // every worker's last scrape saw all its counts (none stopped)
+	note       string          // see Note
 }
 
 // New starts Kafka, Redis (seeded with the workload's users) and the simulator; workers are
@@ -96,10 +103,15 @@ func New(t testing.TB, opts Options) *Harness {
 	if h.Kafka, h.gate, err = startKafka(ctx); err != nil {
 		t.Fatalf("kafka: %v", err)
 	}
-	if h.Redis, err = startRedis(redisDataDir(t), h.dir); err != nil {
-		t.Fatalf("redis: %v", err)
+	if opts.Cluster {
+		h.Cluster = redistest.StartCluster(t, 3, 1)
+		h.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: h.Cluster.Addrs()})
+	} else {
+		if h.Redis, err = startRedis(redisDataDir(t), h.dir); err != nil {
+			t.Fatalf("redis: %v", err)
+		}
+		h.rdb = redis.NewClient(&redis.Options{Addr: h.Redis.Addr, MaxRetries: -1})
 	}
-	h.rdb = redis.NewClient(&redis.Options{Addr: h.Redis.Addr, MaxRetries: -1})
 	if h.Sim, err = startSim(h.bin, h.dir, h.creds.keyID, h.creds.p8File, h.creds.teamID); err != nil {
 		t.Fatalf("simulator: %v", err)
 	}
@@ -110,6 +122,15 @@ func New(t testing.TB, opts Options) *Harness {
 	h.logf("workload: %d events, %d users, %d pushes, %d dead letters and %d skips expected",
 		len(h.Workload.Events), len(h.Workload.Users), len(h.Workload.Pushes), len(h.Workload.DLQ), h.Workload.SkipTotal())
 	return h
+}
+
+// redisAddrs are the addresses the workers' redis.addrs lists: one server, or every node of
+// the cluster.
+func (h *Harness) redisAddrs() []string {
+	if h.Cluster != nil {
+		return h.Cluster.Addrs()
+	}
+	return []string{h.Redis.Addr}
 }
 
 // store is a presence store over the harness's Redis, with the workers' key prefix.

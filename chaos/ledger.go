@@ -37,6 +37,9 @@ type Ledger struct {
 	// Problems are violations besides Lost: repeats outside the in-flight pairs or with a new
 	// badge, deliveries nobody expected, metrics that miss skips.
 	Problems []string
+	// Note is what the scenario measured besides the counts (Harness.Note), printed under
+	// the table.
+	Note string
 }
 
 // deliveryStats is what the simulator saw of one pair.
@@ -299,9 +302,9 @@ func (l Ledger) Row() string {
 	if l.AtRebalance > 0 {
 		dup = fmt.Sprintf("%d (%d at rebalance)", l.Duplicates, l.AtRebalance)
 	}
-	return fmt.Sprintf("| %-28s | %8d | %9d | %7d | %-18s | %-22s | %4d |", l.Scenario, l.Expected, l.Delivered, l.Skipped, dlq, dup, l.Lost)
+	return fmt.Sprintf("| %-31s | %8d | %9d | %7d | %-18s | %-22s | %4d |", l.Scenario, l.Expected, l.Delivered, l.Skipped, dlq, dup, l.Lost)
 }
 
 // TableHeader is the header of the ledger table.
-const TableHeader = "| scenario                     | expected | delivered | skipped | DLQ                | duplicates             | lost |\n" +
-	"|------------------------------|----------|-----------|---------|--------------------|------------------------|------|"
+const TableHeader = "| scenario                        | expected | delivered | skipped | DLQ                | duplicates             | lost |\n" +
+	"|---------------------------------|----------|-----------|---------|--------------------|------------------------|------|"

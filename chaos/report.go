@@ -29,6 +29,7 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 		allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
 	h.mu.Unlock()
 	l := draw(name, in)
+	l.Note = h.note
 	h.logf("dead letters by reason: %v", dlqReasons(in.deadLetter))
 	h.logf("ledger:\n%s\n%s", TableHeader, l.Row())
 	h.logf("repeats: %d, of pairs in flight at a kill or fault (%d pairs were): %d, at a rebalance: %d",
@@ -84,6 +85,17 @@ func PrintTable(w io.Writer) {
 	for _, l := range rows {
 		fmt.Fprintln(w, l.Row())
 	}
+	for _, l := range rows {
+		if l.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", l.Scenario, l.Note)
+		}
+	}
+}
+
+// Note records what the scenario measured besides the ledger's counts, for its ledger line.
+func (h *Harness) Note(format string, args ...any) {
+	h.note = fmt.Sprintf(format, args...)
+	h.logf("%s", h.note)
 }
 
 // dlqReasons counts dead letters by offpush-reason, with the first error text of each.

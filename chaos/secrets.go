@@ -71,7 +71,7 @@ func (h *Harness) CheckSecrets() {
 // procs lists every child process of the run.
 func (h *Harness) procs() []*Proc {
 	out := []*Proc{h.Sim.Proc}
-	if h.Redis.proc != nil {
+	if h.Redis != nil && h.Redis.proc != nil {
 		out = append(out, h.Redis.proc)
 	}
 	for _, w := range h.workers {

@@ -35,7 +35,7 @@ func (h *Harness) workerConfig(opsAddr, apiAddr string) string {
   sessionTimeout: 6s
   commitInterval: 200ms
 redis:
-  addrs: [%q]
+  addrs: [%s]
 apns:
   host: %q
   caFile: %q
@@ -62,9 +62,18 @@ ops:
 log:
   level: info
   format: json
-`, h.Kafka.Brokers[0], h.Redis.Addr, h.Sim.WorkerURL(), h.Sim.CAFile, o.MaxAttempts, o.MaxElapsed,
+`, h.Kafka.Brokers[0], quoteList(h.redisAddrs()), h.Sim.WorkerURL(), h.Sim.CAFile, o.MaxAttempts, o.MaxElapsed,
 		P12BusiID, P12Topic, h.creds.p12File, P8BusiID, P8Topic, h.creds.p8File, h.creds.keyID, h.creds.teamID,
 		o.ShutdownGrace, apiAddr, opsAddr)
+}
+
+// quoteList is a YAML flow sequence of quoted strings, without its brackets.
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // StartWorker starts one more `offpush run` and waits until its ops endpoint answers.

@@ -219,47 +219,57 @@ func (c *Cluster) Masters() ([]*Server, error) {
 	return out, nil
 }
 
-// Slot returns the hash slot of key (CLUSTER KEYSLOT on a running node).
-func (c *Cluster) Slot(key string) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var firstErr error
-	for _, n := range c.Nodes {
-		if !n.Running() {
-			continue
-		}
-		rdb := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
-		slot, err := rdb.ClusterKeySlot(ctx, key).Result()
-		_ = rdb.Close()
-		if err == nil {
-			return int(slot), nil
-		}
-		firstErr = firstOf(firstErr, err)
-	}
-	return 0, firstOf(firstErr, errors.New("no node is running"))
-}
-
 // MasterOf returns the node that serves key's slot now, as a running node sees the cluster.
 func (c *Cluster) MasterOf(key string) (*Server, error) {
-	slot, err := c.Slot(key)
+	m, err := c.MastersOf(key)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	return m[0], nil
+}
+
+// MastersOf returns, for each key, the node that serves its slot now (CLUSTER KEYSLOT and
+// CLUSTER SLOTS on one running node).
+func (c *Cluster) MastersOf(keys ...string) ([]*Server, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ranges, err := c.slots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range ranges {
-		if slot >= r.start && slot <= r.end {
-			if n := c.Node(r.master); n != nil {
-				return n, nil
-			}
-			return nil, fmt.Errorf("slot %d is served by %s, not a node of this cluster", slot, r.master)
+	var rdb *redis.Client
+	for _, n := range c.Nodes {
+		if n.Running() {
+			rdb = redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+			break
 		}
 	}
-	return nil, fmt.Errorf("slot %d is not served", slot)
+	if rdb == nil {
+		return nil, errors.New("no node is running")
+	}
+	defer rdb.Close()
+	cmds := make([]*redis.IntCmd, len(keys))
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.ClusterKeySlot(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]*Server, len(keys))
+	for i, cmd := range cmds {
+		slot := int(cmd.Val())
+		for _, r := range ranges {
+			if slot >= r.start && slot <= r.end {
+				out[i] = c.Node(r.master)
+			}
+		}
+		if out[i] == nil {
+			return nil, fmt.Errorf("slot %d of %q is not served by a node of this cluster", slot, keys[i])
+		}
+	}
+	return out, nil
 }
 
 // WaitHealthy waits until every running node reports cluster_state:ok and sees all 16384

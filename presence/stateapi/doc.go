@@ -40,9 +40,13 @@
 //     set), an absent (or null) sound removes it (the default sound). An empty sound is a 400.
 //     "push.no_sound" is accepted and makes the user's pushes silent (render treats it so).
 //   - getAPNSConfig returns only TIMAPNSConfig's fields, openPush, c2cSound and groupSound
-//     (absent when unset): its answer can be PUT back unchanged. Receive options are not in it.
-//   - Receive options apply to any conversation kind; notNotifyExceptAt on a c2c conversation
-//     acts as notNotify (there are no @-mentions in c2c). "receive" deletes the stored option.
+//     (absent when unset), and preview ("full" when unset): its answer can be PUT back
+//     unchanged. Receive options are not in it.
+//   - Receive options apply to any conversation kind; notNotifyExceptAt and
+//     notReceiveExceptAt on a c2c conversation act as notNotify (there are no @-mentions in
+//     c2c). "receive" deletes the stored option (and, on "all", its window).
+//   - A time window (startTime/timeZone/duration or startTimestamp/duration) is accepted on
+//     "all" only, as the SDK's setAllReceiveMessageOpt; each bad member is a 400 naming it.
 //   - logout of an unknown device and GET of an unknown user's devices or settings are not
 //     errors (204, an empty list, the defaults): a user without state is not distinguishable
 //     from an unknown one.

@@ -1,6 +1,7 @@
 package stateapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,12 +53,19 @@ type APNSConfig struct {
 	OpenPush   int    `json:"openPush"`
 	C2CSound   string `json:"c2cSound,omitempty"`
 	GroupSound string `json:"groupSound,omitempty"`
+	Preview    string `json:"preview"` // full, name or none
 }
 
 // ReceiveOpt is the response of setReceiveMessageOpt.
 type ReceiveOpt struct {
 	ConversationID string `json:"conversationId"`
 	Opt            string `json:"opt"`
+	// The quiet-hours window of "all", when one was set: startTime, duration and timeZone
+	// (daily) or startTimestamp and duration (once).
+	StartTime      string `json:"startTime,omitempty"`
+	StartTimestamp int64  `json:"startTimestamp,omitempty"`
+	Duration       int64  `json:"duration,omitempty"`
+	TimeZone       string `json:"timeZone,omitempty"`
 }
 
 func toDevice(d presence.Device) Device {
@@ -185,16 +193,16 @@ func (a *api) setAPNS(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var openPush *int
-	var c2c, group *string
-	fields := members{"openPush": &openPush, "c2cSound": &c2c, "groupSound": &group}
+	var c2c, group, preview *string
+	fields := members{"openPush": &openPush, "c2cSound": &c2c, "groupSound": &group, "preview": &preview}
 	if err := decodeBody(r, true, fields); err != nil {
 		return nil, err
 	}
-	cfg, err := apnsConfig(openPush, c2c, group)
+	cfg, err := apnsConfig(openPush, c2c, group, preview)
 	if err != nil {
 		return nil, err
 	}
-	st := presence.Settings{OpenPush: cfg.OpenPush, C2CSound: cfg.C2CSound, GroupSound: cfg.GroupSound}
+	st := presence.Settings{OpenPush: cfg.OpenPush, C2CSound: cfg.C2CSound, GroupSound: cfg.GroupSound, Preview: presence.Preview(cfg.Preview)}
 	if err := a.store.SetSettings(r.Context(), user, st); err != nil {
 		return nil, err
 	}
@@ -202,8 +210,14 @@ func (a *api) setAPNS(r *http.Request) (any, error) {
 }
 
 // apnsConfig validates setAPNS's members.
-func apnsConfig(openPush *int, c2c, group *string) (APNSConfig, error) {
-	var cfg APNSConfig
+func apnsConfig(openPush *int, c2c, group, preview *string) (APNSConfig, error) {
+	cfg := APNSConfig{Preview: string(presence.PreviewFull)}
+	if preview != nil {
+		if err := checkPreview(*preview); err != nil {
+			return cfg, err
+		}
+		cfg.Preview = *preview
+	}
 	if openPush != nil {
 		if err := checkOpenPush(*openPush); err != nil {
 			return cfg, err
@@ -237,10 +251,12 @@ func (a *api) getAPNSConfig(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return APNSConfig{OpenPush: st.OpenPush, C2CSound: st.C2CSound, GroupSound: st.GroupSound}, nil
+	return APNSConfig{OpenPush: st.OpenPush, C2CSound: st.C2CSound, GroupSound: st.GroupSound,
+		Preview: string(cmp.Or(st.Preview, presence.PreviewFull))}, nil
 }
 
-// setReceiveOpt is setReceiveMessageOpt for one conversation or "all".
+// setReceiveOpt is setReceiveMessageOpt for one conversation or "all", and, with a window in
+// the body, setAllReceiveMessageOpt(WithTimestamp): quiet hours on "all".
 func (a *api) setReceiveOpt(r *http.Request) (any, error) {
 	user, err := userParam(r)
 	if err != nil {
@@ -250,15 +266,36 @@ func (a *api) setReceiveOpt(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opt *string
-	if err := decodeBody(r, true, members{"opt": &opt}); err != nil {
+	var opt, startTime, timeZone *string
+	var startTimestamp, duration *int64
+	fields := members{"opt": &opt, "startTime": &startTime, "startTimestamp": &startTimestamp,
+		"duration": &duration, "timeZone": &timeZone}
+	if err := decodeBody(r, true, fields); err != nil {
 		return nil, err
 	}
 	if err := checkOpt(opt); err != nil {
 		return nil, err
 	}
-	if err := a.store.SetReceiveOpt(r.Context(), user, conv, presence.ReceiveOpt(*opt)); err != nil {
+	w, err := window(conv, startTime, startTimestamp, duration, timeZone)
+	if err != nil {
 		return nil, err
 	}
-	return ReceiveOpt{ConversationID: conv, Opt: *opt}, nil
+	o := presence.ReceiveOpt(*opt)
+	out := ReceiveOpt{ConversationID: conv, Opt: *opt}
+	if w == nil || o == presence.Receive {
+		if err := a.store.SetReceiveOpt(r.Context(), user, conv, o); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	if err := a.store.SetReceiveWindow(r.Context(), user, o, *w); err != nil {
+		return nil, err
+	}
+	out.Duration, out.TimeZone = w.Duration, w.TimeZone
+	if w.Daily {
+		out.StartTime = w.StartTime()
+	} else {
+		out.StartTimestamp = w.Start
+	}
+	return out, nil
 }

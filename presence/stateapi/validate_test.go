@@ -124,11 +124,29 @@ func TestValidation(t *testing.T) {
 		// opt: missing.
 		{"opt missing", "PUT", opts + "all", `{}`, "", 400, "opt: required"},
 		// opt: not a receive option.
-		{"opt unknown", "PUT", opts + "all", `{"opt":"mute"}`, "", 400, "opt: must be one of receive, notReceive, notNotify, notNotifyExceptAt"},
+		{"opt unknown", "PUT", opts + "all", `{"opt":"mute"}`, "", 400, "opt: must be one of receive, notReceive, notNotify, notNotifyExceptAt, notReceiveExceptAt, silent"},
 		// opt: case matters.
-		{"opt case", "PUT", opts + "all", `{"opt":"NotNotify"}`, "", 400, "opt: must be one of receive, notReceive, notNotify, notNotifyExceptAt"},
+		{"opt case", "PUT", opts + "all", `{"opt":"NotNotify"}`, "", 400, "opt: must be one of receive, notReceive, notNotify, notNotifyExceptAt, notReceiveExceptAt, silent"},
 		// opt: a number.
 		{"opt number", "PUT", opts + "all", `{"opt":2}`, "", 400, "opt: must be a string"},
+		// quiet hours: every bad window member is named.
+		{"window startTime", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00","duration":3600}`, "", 400, "startTime: want HH:MM:SS"},
+		{"window hour 24", "PUT", opts + "all", `{"opt":"notNotify","startTime":"24:00:00","duration":3600}`, "", 400, "startTime: want HH:MM:SS"},
+		{"window zone", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00","duration":3600,"timeZone":"Mars/Base"}`, "", 400, `timeZone: unknown "Mars/Base"`},
+		{"window duration 0", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00","duration":0}`, "", 400, "duration: want 1..86400"},
+		{"window duration day+1", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00","duration":86401}`, "", 400, "duration: want 1..86400"},
+		{"window once too long", "PUT", opts + "all", `{"opt":"notNotify","startTimestamp":1767225600,"duration":31536001}`, "", 400, "duration: want 1..31536000"},
+		{"window no duration", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00"}`, "", 400, "duration: required with a window"},
+		{"window both starts", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00","startTimestamp":1767225600,"duration":60}`, "", 400, "startTime: give startTime (daily) or startTimestamp (once), not both"},
+		{"window duration alone", "PUT", opts + "all", `{"opt":"notNotify","duration":60}`, "", 400, "duration: needs startTime or startTimestamp"},
+		{"window zone alone", "PUT", opts + "all", `{"opt":"notNotify","timeZone":"UTC"}`, "", 400, "timeZone: needs startTime"},
+		{"window zone once", "PUT", opts + "all", `{"opt":"notNotify","startTimestamp":1767225600,"duration":60,"timeZone":"UTC"}`, "", 400, "timeZone: applies to a daily window (startTime) only"},
+		{"window negative start", "PUT", opts + "all", `{"opt":"notNotify","startTimestamp":-5,"duration":60}`, "", 400, "startTimestamp: want unix seconds, got -5"},
+		{"window on a conversation", "PUT", opts + "c2c:alice", `{"opt":"notNotify","startTime":"22:00:00","duration":60}`, "", 400, "conversationId: a time window applies to receive-opts/all only"},
+		{"window duration string", "PUT", opts + "all", `{"opt":"notNotify","startTime":"22:00:00","duration":"1h"}`, "", 400, "duration: must be an integer"},
+		// preview: not one of the three.
+		{"preview unknown", "PUT", cfg, `{"preview":"blur"}`, "", 400, "preview: must be full, name or none"},
+		{"preview empty", "PUT", cfg, `{"preview":""}`, "", 400, "preview: must be full, name or none"},
 		// receive-opts needs a body.
 		{"opt no body", "PUT", opts + "all", "", "", 400, "body: required"},
 		// conversationId: an unknown kind.

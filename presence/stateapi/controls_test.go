@@ -1,0 +1,75 @@
+package stateapi_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"offpush/presence"
+	"offpush/presence/stateapi"
+)
+
+// TestQuietHours: setAllReceiveMessageOpt with a daily window and WithTimestamp with a
+// one-time window store the window the answer echoes; a body without a window makes the
+// option permanent again; silent and notReceiveExceptAt are accepted.
+func TestQuietHours(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/users/bob/receive-opts/all"
+	got := decode[stateapi.ReceiveOpt](t, e.call("PUT", path,
+		`{"opt":"notNotify","startTime":"22:00:00","duration":28800,"timeZone":"Asia/Shanghai"}`), http.StatusOK)
+	want := stateapi.ReceiveOpt{ConversationID: "all", Opt: "notNotify", StartTime: "22:00:00", Duration: 28800, TimeZone: "Asia/Shanghai"}
+	if got != want {
+		t.Errorf("daily: answered %+v, want %+v", got, want)
+	}
+	st := e.settings("bob")
+	if st.ReceiveOpts["all"] != presence.NotNotify || st.AllWindow == nil || !st.AllWindow.Daily ||
+		st.AllWindow.Start != 22*3600 || st.AllWindow.TimeZone != "Asia/Shanghai" {
+		t.Fatalf("store has %+v, window %+v", st, st.AllWindow)
+	}
+	// 23:00 in Shanghai is inside, 12:00 is not.
+	if !st.AllWindow.Holds(time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)) || st.AllWindow.Holds(time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)) {
+		t.Error("the stored window does not hold where it should")
+	}
+
+	got = decode[stateapi.ReceiveOpt](t, e.call("PUT", path, `{"opt":"silent","startTimestamp":1767225600,"duration":3600}`), http.StatusOK)
+	if want := (stateapi.ReceiveOpt{ConversationID: "all", Opt: "silent", StartTimestamp: 1767225600, Duration: 3600}); got != want {
+		t.Errorf("once: answered %+v, want %+v", got, want)
+	}
+	if st := e.settings("bob"); st.ReceiveOpts["all"] != presence.Silent || st.AllWindow == nil || st.AllWindow.Daily || st.AllWindow.Start != 1767225600 {
+		t.Fatalf("store has %+v, window %+v", st, st.AllWindow)
+	}
+
+	e.call("PUT", path, `{"opt":"notReceiveExceptAt"}`).must(t, http.StatusOK)
+	if st := e.settings("bob"); st.ReceiveOpts["all"] != presence.NotReceiveExceptAt || st.AllWindow != nil {
+		t.Fatalf("a permanent option kept the window: %+v", st)
+	}
+	e.call("PUT", "/v1/users/bob/receive-opts/group:g-42", `{"opt":"silent"}`).must(t, http.StatusOK)
+	if st := e.settings("bob"); st.ReceiveOpts["group:g-42"] != presence.Silent {
+		t.Fatalf("store has %+v", st)
+	}
+}
+
+// TestPreview: setAPNS stores preview, getAPNSConfig reads it back, and a PUT without it is
+// full again.
+func TestPreview(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/users/bob/apns-config"
+	put := decode[stateapi.APNSConfig](t, e.call("PUT", path, `{"openPush":1,"preview":"none"}`), http.StatusOK)
+	if put != (stateapi.APNSConfig{OpenPush: 1, Preview: "none"}) {
+		t.Errorf("PUT answered %+v", put)
+	}
+	if st := e.settings("bob"); st.Preview != presence.PreviewNone {
+		t.Fatalf("store has preview %q", st.Preview)
+	}
+	if body := e.call("GET", path, "").must(t, http.StatusOK); body != `{"openPush":1,"preview":"none"}`+"\n" {
+		t.Errorf("GET answered %s", body)
+	}
+	e.call("PUT", path, `{"preview":"name"}`).must(t, http.StatusOK)
+	if st := e.settings("bob"); st.Preview != presence.PreviewName {
+		t.Fatalf("store has preview %q", st.Preview)
+	}
+	e.call("PUT", path, `{"openPush":1}`).must(t, http.StatusOK)
+	if st := e.settings("bob"); st.Preview != "" {
+		t.Fatalf("a PUT without preview left %q", st.Preview)
+	}
+}
