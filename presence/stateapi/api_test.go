@@ -166,11 +166,11 @@ func TestDevices(t *testing.T) {
 func TestAPNSConfig(t *testing.T) {
 	e := newEnv(t)
 	path := "/v1/users/bob/apns-config"
-	if body := e.call("GET", path, "").must(t, http.StatusOK); body != `{"openPush":0}`+"\n" {
+	if body := e.call("GET", path, "").must(t, http.StatusOK); body != `{"openPush":0,"preview":"full"}`+"\n" {
 		t.Errorf("defaults: %s", body)
 	}
 	put := decode[stateapi.APNSConfig](t, e.call("PUT", path, `{"openPush":1,"c2cSound":"a.caf","groupSound":"b.caf"}`), http.StatusOK)
-	want := stateapi.APNSConfig{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf"}
+	want := stateapi.APNSConfig{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf", Preview: "full"}
 	if put != want {
 		t.Errorf("PUT answered %+v", put)
 	}
@@ -186,7 +186,7 @@ func TestAPNSConfig(t *testing.T) {
 	}
 
 	must(t, e.store.SetSettings(context.Background(), "bob", presence.Settings{OpenPush: 2, GroupSound: "push.no_sound"}))
-	if body := e.call("GET", path, "").must(t, http.StatusOK); body != `{"openPush":2,"groupSound":"push.no_sound"}`+"\n" {
+	if body := e.call("GET", path, "").must(t, http.StatusOK); body != `{"openPush":2,"groupSound":"push.no_sound","preview":"full"}`+"\n" {
 		t.Errorf("after a direct store change GET answered %s", body)
 	}
 
