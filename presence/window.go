@@ -65,6 +65,51 @@ func OnceWindow(start, duration int64) (Window, error) {
 	return Window{Start: start, Duration: duration}, nil
 }
 
+// WindowSpec is a window as setAllReceiveMessageOpt's body gives it: startTime, duration and
+// timeZone (daily) or startTimestamp and duration (once). Nil members are absent.
+type WindowSpec struct {
+	StartTime      *string `json:"startTime"`
+	StartTimestamp *int64  `json:"startTimestamp"`
+	Duration       *int64  `json:"duration"`
+	TimeZone       *string `json:"timeZone"`
+}
+
+// Window is the window s describes, or nil when s has no start (the option is permanent).
+// Errors name the member.
+func (s WindowSpec) Window() (*Window, error) {
+	switch {
+	case s.StartTime == nil && s.StartTimestamp == nil:
+		if s.Duration != nil {
+			return nil, errors.New("duration: needs startTime or startTimestamp")
+		}
+		if s.TimeZone != nil {
+			return nil, errors.New("timeZone: needs startTime")
+		}
+		return nil, nil
+	case s.StartTime != nil && s.StartTimestamp != nil:
+		return nil, errors.New("startTime: give startTime (daily) or startTimestamp (once), not both")
+	case s.Duration == nil:
+		return nil, errors.New("duration: required with a window")
+	case s.StartTimestamp != nil && s.TimeZone != nil:
+		return nil, errors.New("timeZone: applies to a daily window (startTime) only")
+	}
+	var w Window
+	var err error
+	if s.StartTime != nil {
+		zone := ""
+		if s.TimeZone != nil {
+			zone = *s.TimeZone
+		}
+		w, err = DailyWindow(*s.StartTime, *s.Duration, zone)
+	} else {
+		w, err = OnceWindow(*s.StartTimestamp, *s.Duration)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
+
 // StartTime is a daily window's start as "HH:MM:SS".
 func (w Window) StartTime() string {
 	return fmt.Sprintf("%02d:%02d:%02d", w.Start/3600, w.Start/60%60, w.Start%60)

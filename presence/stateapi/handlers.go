@@ -266,17 +266,17 @@ func (a *api) setReceiveOpt(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opt, startTime, timeZone *string
-	var startTimestamp, duration *int64
-	fields := members{"opt": &opt, "startTime": &startTime, "startTimestamp": &startTimestamp,
-		"duration": &duration, "timeZone": &timeZone}
+	var opt *string
+	var spec presence.WindowSpec
+	fields := members{"opt": &opt, "startTime": &spec.StartTime, "startTimestamp": &spec.StartTimestamp,
+		"duration": &spec.Duration, "timeZone": &spec.TimeZone}
 	if err := decodeBody(r, true, fields); err != nil {
 		return nil, err
 	}
 	if err := checkOpt(opt); err != nil {
 		return nil, err
 	}
-	w, err := window(conv, startTime, startTimestamp, duration, timeZone)
+	w, err := window(conv, spec)
 	if err != nil {
 		return nil, err
 	}

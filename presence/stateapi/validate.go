@@ -165,40 +165,14 @@ func checkPreview(p string) error {
 }
 
 // window builds the quiet-hours window of setAllReceiveMessageOpt's members (nil when the
-// body has neither startTime nor startTimestamp: the option is permanent). Errors name the
-// member.
-func window(conv string, startTime *string, startTimestamp, duration *int64, timeZone *string) (*presence.Window, error) {
-	switch {
-	case startTime == nil && startTimestamp == nil:
-		if duration != nil {
-			return nil, badRequest("duration", "needs startTime or startTimestamp")
-		}
-		if timeZone != nil {
-			return nil, badRequest("timeZone", "needs startTime")
-		}
-		return nil, nil
-	case conv != presence.AllConversations:
+// body has no window: the option is permanent). Errors name the member.
+func window(conv string, spec presence.WindowSpec) (*presence.Window, error) {
+	if conv != presence.AllConversations && (spec.StartTime != nil || spec.StartTimestamp != nil) {
 		return nil, badRequest("conversationId", "a time window applies to receive-opts/all only")
-	case startTime != nil && startTimestamp != nil:
-		return nil, badRequest("startTime", "give startTime (daily) or startTimestamp (once), not both")
-	case duration == nil:
-		return nil, badRequest("duration", "required with a window")
-	case startTimestamp != nil && timeZone != nil:
-		return nil, badRequest("timeZone", "applies to a daily window (startTime) only")
 	}
-	var w presence.Window
-	var err error
-	if startTime != nil {
-		zone := ""
-		if timeZone != nil {
-			zone = *timeZone
-		}
-		w, err = presence.DailyWindow(*startTime, *duration, zone)
-	} else {
-		w, err = presence.OnceWindow(*startTimestamp, *duration)
-	}
+	w, err := spec.Window()
 	if err != nil {
 		return nil, &apiError{http.StatusBadRequest, err.Error()}
 	}
-	return &w, nil
+	return w, nil
 }

@@ -32,10 +32,10 @@ type headers struct {
 }
 
 // write prints the lines of every recipient of m; sf nil means no settings file.
-func write(ctx context.Context, w io.Writer, m *event.Message, sf *settingsFile, now time.Time) error {
+func write(ctx context.Context, w io.Writer, m *event.Message, sf *settingsFile, opts render.Options, now time.Time) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // the payload is printed byte for byte
-	p := render.Prepare(m, render.Options{Expiry: render.DefaultExpiry})
+	p := render.Prepare(m, opts)
 	if sf == nil {
 		sf = &settingsFile{Certificates: devCertificates, defaults: true}
 	}

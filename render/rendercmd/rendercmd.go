@@ -19,8 +19,14 @@
 // "-", busiId 2382, badge 0. Certificates default to those of `offpush dev` (2382 and 2383 →
 // com.example.im, 2516 → com.example.im.enterprise) when the settings give none. A user
 // missing from a settings file has no devices, as in Redis; a device without a "state" is in
-// the background. Expiry is render.DefaultExpiry, judged against the current time (or the
-// hidden --now flag, RFC 3339, for tests).
+// the background. A receive option in the settings file is the option string or the state
+// API's body object with a quiet-hours window ({"opt":"notNotify","startTime":"22:00:00",
+// "duration":28800,"timeZone":"Asia/Shanghai"}); apnsConfig may carry "preview".
+//
+// Quiet hours and expiry are judged at --at (RFC 3339; default: the clock), the time of the
+// push the preview shows. Expiry is render.DefaultExpiry and the fixed texts are render's
+// defaults unless --config names offpush's configuration file, whose pipeline.expiry and
+// render section (previewName, previewNone, locKeys) then apply, as in the worker.
 package rendercmd
 
 import (
@@ -32,13 +38,15 @@ import (
 	"os"
 	"time"
 
+	"offpush/config"
 	"offpush/event"
+	"offpush/render"
 )
 
 // unknownCertificate is the "error" of a device whose busiId has no certificate.
 const unknownCertificate = "unknown_certificate"
 
-const usage = `usage: offpush render --event FILE [--settings FILE]
+const usage = `usage: offpush render --event FILE [--settings FILE] [--at TIME] [--config FILE]
 
 Prints, as one JSON line per recipient device, the APNs request the event would cause
 (headers and exact payload) or why there is none ("skip"). Nothing is sent.
@@ -47,12 +55,17 @@ Prints, as one JSON line per recipient device, the APNs request the event would 
   --settings FILE   users' apnsConfig, receiveOpts and devices, and certificates, as Redis
                     would hold them; without it each recipient has one background
                     device "-" with badge 0 and default settings
+  --at TIME         judge quiet hours and expiry as if the push happened at TIME
+                    (RFC 3339, e.g. 2026-12-02T23:30:00+08:00); default: now
+  --config FILE     offpush's configuration file: its pipeline.expiry and render section
+                    (preview texts, locKeys) apply, as in the worker
 `
 
 // flags are the command line of the verb.
 type flags struct {
 	event, settings string
 	now             time.Time
+	opts            render.Options
 }
 
 // Run is `offpush render`: flags in args, the event from a file or stdin, lines to stdout.
@@ -73,19 +86,20 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	return write(ctx, stdout, m, sf, fl.now)
+	return write(ctx, stdout, m, sf, fl.opts, fl.now)
 }
 
 // parseFlags parses args; -h prints the usage and returns flag.ErrHelp.
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	var fl flags
-	var now string
+	var at, cfgFile string
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	fs.StringVar(&fl.event, "event", "", "")
 	fs.StringVar(&fl.settings, "settings", "", "")
-	fs.StringVar(&now, "now", "", "") // hidden: the clock, RFC 3339, for tests
+	fs.StringVar(&at, "at", "", "")
+	fs.StringVar(&cfgFile, "config", "", "")
 	if err := fs.Parse(args); err != nil {
 		return fl, err
 	}
@@ -98,12 +112,21 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		return fl, errors.New("only one of --event and --settings can read stdin")
 	}
 	fl.now = time.Now()
-	if now != "" {
-		t, err := time.Parse(time.RFC3339, now)
+	if at != "" {
+		t, err := time.Parse(time.RFC3339, at)
 		if err != nil {
-			return fl, fmt.Errorf("--now: %w", err)
+			return fl, fmt.Errorf("--at: want RFC 3339 (2026-12-02T23:30:00+08:00): %w", err)
 		}
 		fl.now = t
+	}
+	fl.opts = render.Options{Expiry: render.DefaultExpiry}
+	if cfgFile != "" {
+		cfg, err := config.Load(cfgFile, os.Environ())
+		if err != nil {
+			return fl, fmt.Errorf("--config: %w", err)
+		}
+		fl.opts = render.Options{Expiry: cfg.Pipeline.Expiry, PreviewName: cfg.Render.PreviewName,
+			PreviewNone: cfg.Render.PreviewNone, LocKeys: cfg.Render.LocKeys}
 	}
 	return fl, nil
 }

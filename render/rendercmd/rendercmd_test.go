@@ -28,7 +28,7 @@ const (
 "dave":{"receiveOpts":{"all":"notNotify"},"devices":[{"token":"ee","busiId":2382}]},
 "erin":{"apnsConfig":{"openPush":2},"devices":[{"token":"ff","busiId":2382}]}},
 "certificates":[{"id":2382,"bundleId":"com.example.im"},{"id":2516,"bundleId":"com.example.im.enterprise"}]}`
-	now = "--now=2026-11-25T10:01:00Z"
+	now = "--at=2026-11-25T10:01:00Z"
 	// headers of m1 and m2 pushes: expiration is sentAt + 24h.
 	h1 = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m1"}`
 	h2 = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m2"}`
@@ -93,7 +93,7 @@ func TestRun(t *testing.T) {
 			`{"userId":"alice","token":null,"skip":"self_message","headers":null,"payload":null}`,
 		}},
 		// a day later than the expiry: expired.
-		{"expired", []string{"--event", file(t, c2cEvent), "--now=2026-11-27T00:00:00Z"}, "", []string{
+		{"expired", []string{"--event", file(t, c2cEvent), "--at=2026-11-27T00:00:00Z"}, "", []string{
 			`{"userId":"bob","token":"-","skip":"expired","headers":null,"payload":null}`,
 			`{"userId":"erin","token":"-","skip":"expired","headers":null,"payload":null}`,
 		}},
@@ -157,8 +157,21 @@ func TestRunErrors(t *testing.T) {
 			"certificates[0].bundleId: required"},
 		// stdin can feed only one file.
 		{"both stdin", []string{"--event", "-", "--settings", "-"}, "", "only one of --event and --settings"},
-		// a malformed --now.
-		{"bad now", []string{"--event", ev, "--now", "yesterday"}, "", "--now"},
+		// a malformed --at.
+		{"bad at", []string{"--event", ev, "--at", "yesterday"}, "", "--at: want RFC 3339"},
+		// a bad quiet-hours window names the member.
+		{"bad window", []string{"--event", ev, "--settings", file(t, `{"users":{"bob":{"receiveOpts":{"all":{"opt":"notNotify","startTime":"22:00","duration":60}}}}}`)}, "",
+			`users.bob.receiveOpts["all"].startTime: want HH:MM:SS`},
+		{"bad zone", []string{"--event", ev, "--settings", file(t, `{"users":{"bob":{"receiveOpts":{"all":{"opt":"notNotify","startTime":"22:00:00","duration":60,"timeZone":"Mars/Base"}}}}}`)}, "",
+			`users.bob.receiveOpts["all"].timeZone: unknown "Mars/Base"`},
+		{"window on a conversation", []string{"--event", ev, "--settings", file(t, `{"users":{"bob":{"receiveOpts":{"c2c:alice":{"opt":"notNotify","startTimestamp":1,"duration":60}}}}}`)}, "",
+			`users.bob.receiveOpts["c2c:alice"]: a time window applies to "all" only`},
+		{"unknown window member", []string{"--event", ev, "--settings", file(t, `{"users":{"bob":{"receiveOpts":{"all":{"opt":"notNotify","start":"22:00:00"}}}}}`)}, "",
+			`unknown field "start"`},
+		{"bad preview", []string{"--event", ev, "--settings", file(t, `{"users":{"bob":{"apnsConfig":{"preview":"blur"}}}}`)}, "",
+			`users.bob.apnsConfig.preview: "blur", want full, name or none`},
+		// a --config that does not load.
+		{"bad config", []string{"--event", ev, "--config", filepath.Join(t.TempDir(), "none.yaml")}, "", "--config: load config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,16 +20,43 @@ type settingsFile struct {
 
 // userState is one user's settings and devices.
 type userState struct {
-	APNSConfig  apnsConfig                     `json:"apnsConfig"`
-	ReceiveOpts map[string]presence.ReceiveOpt `json:"receiveOpts"`
-	Devices     []device                       `json:"devices"`
+	APNSConfig  apnsConfig              `json:"apnsConfig"`
+	ReceiveOpts map[string]receiveValue `json:"receiveOpts"`
+	Devices     []device                `json:"devices"`
 }
 
 // apnsConfig is TIMAPNSConfig as setAPNS stores it.
 type apnsConfig struct {
-	OpenPush   int    `json:"openPush"`
-	C2CSound   string `json:"c2cSound"`
-	GroupSound string `json:"groupSound"`
+	OpenPush   int              `json:"openPush"`
+	C2CSound   string           `json:"c2cSound"`
+	GroupSound string           `json:"groupSound"`
+	Preview    presence.Preview `json:"preview"`
+}
+
+// receiveValue is a receive option: the option string, or the state API's body object
+// {"opt":…} with a quiet-hours window (on "all"). validate builds Window.
+type receiveValue struct {
+	Opt    presence.ReceiveOpt
+	spec   presence.WindowSpec
+	Window *presence.Window
+}
+
+// UnmarshalJSON takes the option string or the body object, strictly.
+func (v *receiveValue) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &v.Opt)
+	}
+	var body struct {
+		Opt presence.ReceiveOpt `json:"opt"`
+		presence.WindowSpec
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return err
+	}
+	v.Opt, v.spec = body.Opt, body.WindowSpec
+	return nil
 }
 
 // device is one registered device token with its state.
@@ -109,10 +136,22 @@ func (u *userState) validate() error {
 	if o := u.APNSConfig.OpenPush; o < presence.OpenPushUnset || o > presence.OpenPushOff {
 		return fmt.Errorf("apnsConfig.openPush: %d, want 0, 1 or 2", o)
 	}
+	if !u.APNSConfig.Preview.Valid() {
+		return fmt.Errorf("apnsConfig.preview: %q, want full, name or none", u.APNSConfig.Preview)
+	}
 	for conv, o := range u.ReceiveOpts {
-		if !o.Valid() {
-			return fmt.Errorf("receiveOpts[%q]: unknown option %q", conv, o)
+		if !o.Opt.Valid() {
+			return fmt.Errorf("receiveOpts[%q]: unknown option %q", conv, o.Opt)
 		}
+		w, err := o.spec.Window()
+		switch {
+		case err != nil:
+			return fmt.Errorf("receiveOpts[%q].%w", conv, err)
+		case w != nil && conv != presence.AllConversations:
+			return fmt.Errorf("receiveOpts[%q]: a time window applies to \"all\" only", conv)
+		}
+		o.Window = w
+		u.ReceiveOpts[conv] = o
 	}
 	for i, d := range u.Devices {
 		switch {
@@ -129,12 +168,22 @@ func (u *userState) validate() error {
 
 // settings is the user's settings in the form render takes.
 func (u *userState) settings() *presence.Settings {
-	return &presence.Settings{
-		OpenPush:    u.APNSConfig.OpenPush,
-		C2CSound:    u.APNSConfig.C2CSound,
-		GroupSound:  u.APNSConfig.GroupSound,
-		ReceiveOpts: u.ReceiveOpts,
+	s := &presence.Settings{
+		OpenPush:   u.APNSConfig.OpenPush,
+		C2CSound:   u.APNSConfig.C2CSound,
+		GroupSound: u.APNSConfig.GroupSound,
+		Preview:    u.APNSConfig.Preview,
 	}
+	if len(u.ReceiveOpts) > 0 {
+		s.ReceiveOpts = make(map[string]presence.ReceiveOpt, len(u.ReceiveOpts))
+		for conv, o := range u.ReceiveOpts {
+			s.ReceiveOpts[conv] = o.Opt
+			if conv == presence.AllConversations {
+				s.AllWindow = o.Window
+			}
+		}
+	}
+	return s
 }
 
 // asPresence is the device in the form render takes.

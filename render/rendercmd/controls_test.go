@@ -1,0 +1,60 @@
+package rendercmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunUserControls: quiet hours judged at --at, silent, the previews and, through
+// --config, the worker's render texts.
+func TestRunUserControls(t *testing.T) {
+	st := file(t, `{"users":{
+"bob":{"receiveOpts":{"all":{"opt":"notNotify","startTime":"22:00:00","duration":28800,"timeZone":"Asia/Shanghai"}},"devices":[{"token":"aa","busiId":2382}]},
+"carol":{"receiveOpts":{"all":"silent"},"apnsConfig":{"preview":"name"},"devices":[{"token":"bb","busiId":2382}]},
+"dave":{"apnsConfig":{"preview":"none"},"devices":[{"token":"cc","busiId":2382}]}}}`)
+	ev := file(t, `{"id":"m1","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob","carol","dave"],
+"elems":[{"type":"image"}],"sentAt":"2026-12-02T14:00:00Z"}`)
+	const h = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1796306400","apns-collapse-id":"m1"}`
+	carol := `{"userId":"carol","token":"bb","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"Alice: New message"},"badge":1,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}}`
+	dave := `{"userId":"dave","token":"cc","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"You have a new message"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
+	// 23:30 in Shanghai: bob's quiet hours.
+	out, err := run(t, "", "--event", ev, "--settings", st, "--at", "2026-12-02T23:30:00+08:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"userId":"bob","token":"aa","skip":"muted","headers":null,"payload":null}`, carol, dave}
+	if got := strings.Split(strings.TrimSpace(out), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("at 23:30 +08:00:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// 21:59:59 in Shanghai: not yet.
+	out, err = run(t, "", "--event", ev, "--settings", st, "--at", "2026-12-02T13:59:59Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := `{"userId":"bob","token":"aa","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"Alice: [image]"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
+	if first := strings.Split(out, "\n")[0]; first != bob {
+		t.Errorf("before the window:\n got %s\nwant %s", first, bob)
+	}
+
+	// The worker's configuration: server-side texts and loc-keys.
+	cfg := filepath.Join(t.TempDir(), "offpush.yaml")
+	if err := os.WriteFile(cfg, []byte("render:\n  previewName: 新消息\n  locKeys: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "", "--event", ev, "--settings", st, "--at", "2026-12-02T13:00:00Z", "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i, w := range []string{
+		`"alert":{"loc-key":"OFFPUSH_IMAGE_FROM","loc-args":["Alice"]}`,
+		`"alert":{"loc-key":"OFFPUSH_NEW_MESSAGE_FROM","loc-args":["Alice"]}`,
+		`"alert":{"loc-key":"OFFPUSH_PREVIEW_NONE"}`,
+	} {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("with --config line %d = %s, want %s", i, lines[i], w)
+		}
+	}
+}
