@@ -38,6 +38,7 @@ func startCluster(t *testing.T) (*redis.ClusterClient, *redis.Client) {
 // tag of a user the operation is about and lies in that user's slot; only the token owner key
 // (P:tok:T) lives elsewhere.
 func TestUserKeysShareOneSlot(t *testing.T) {
+	ownServer(t) // a one-node cluster; the cluster run covers every other test on three
 	ctx := context.Background()
 	cc, node := startCluster(t)
 	rec := &recorder{}

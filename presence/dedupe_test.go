@@ -69,7 +69,7 @@ func TestDedupeSchema(t *testing.T) {
 	if enc := e.rdb.ObjectEncoding(ctx, key).Val(); enc != "listpack" {
 		t.Errorf("encoding %q, want listpack", enc)
 	}
-	if n := len(e.rdb.Keys(ctx, "*").Val()); n != 3 {
+	if n := len(e.keys(t, "*")); n != 3 {
 		t.Errorf("%d keys, want the user hash, the owner key and one dedupe hash", n)
 	}
 }
@@ -251,7 +251,7 @@ func TestZeroSentAt(t *testing.T) {
 		t.Fatalf("claim 30h later = %v, want busy (found in the first bucket)", st)
 	}
 	must(t, s.Done(ctx, []presence.Claim{c}))
-	if keys := e.rdb.Keys(ctx, "op:{bob}:dd:*").Val(); len(keys) != 1 || e.raw(t, key)[field("m1", tokA)] != "s" {
+	if keys := e.keys(t, "op:{bob}:dd:*"); len(keys) != 1 || e.raw(t, key)[field("m1", tokA)] != "s" {
 		t.Fatalf("Done 30h later: keys %v, want the first bucket's field done", keys)
 	}
 	for _, d := range []time.Duration{-23 * time.Hour, 0, 47 * time.Hour} {
@@ -279,7 +279,7 @@ func TestDedupeStates(t *testing.T) {
 	if st := states(t, e.store, absent...); st[0] != (presence.DedupeState{}) || st[1] != (presence.DedupeState{}) {
 		t.Fatalf("states of unclaimed pushes = %+v", st)
 	}
-	if keys := e.rdb.Keys(ctx, "*:dd:*").Val(); len(keys) != 0 {
+	if keys := e.keys(t, "*:dd:*"); len(keys) != 0 {
 		t.Fatalf("DedupeStates wrote %v", keys)
 	}
 	before := time.Now().Truncate(time.Millisecond)

@@ -2,6 +2,7 @@ package presence_test
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,22 +37,50 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// env is a Store on its own throwaway redis-server, with a raw client to inspect keys.
+// cluster is the Redis Cluster of the tests' second run (see TestMain), nil in the first.
+var cluster *redistest.Cluster
+
+// TestMain runs the tests on single redis-servers, then again on a 3-master Redis Cluster,
+// which rejects a script or transaction whose keys span slots (CROSSSLOT).
+func TestMain(m *testing.M) {
+	os.Exit(redistest.RunTwice(m, 3, func(c *redistest.Cluster) { cluster = c }))
+}
+
+// env is a Store on its own throwaway redis-server, or on the emptied shared cluster, with a
+// raw client to inspect keys.
 type env struct {
 	store *presence.Store
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	clock *clock
 	hook  *recorder
+	// newClient makes another client of the same Redis, closed at the test's cleanup.
+	newClient func() redis.UniversalClient
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	c := &clock{t: t0}
-	h := &recorder{}
-	rdb.AddHook(h)
-	return &env{store: presence.New(rdb, presence.Options{Now: c.Now}), rdb: rdb, clock: c, hook: h}
+	e := &env{clock: &clock{t: t0}, hook: &recorder{}}
+	if cluster == nil {
+		srv := redistest.Start(t)
+		e.newClient = func() redis.UniversalClient { return srv.Client(t) }
+	} else {
+		if err := cluster.FlushAll(); err != nil {
+			t.Fatal(err)
+		}
+		e.newClient = func() redis.UniversalClient { return cluster.Client(t) }
+	}
+	e.rdb = e.newClient()
+	e.rdb.AddHook(e.hook)
+	e.store = presence.New(e.rdb, presence.Options{Now: e.clock.Now})
+	return e
+}
+
+// ownServer skips t in the cluster run: it needs a redis-server of its own.
+func ownServer(t testing.TB) {
+	t.Helper()
+	if cluster != nil {
+		t.Skip("runs on a redis-server of its own, not on the shared cluster")
+	}
 }
 
 // raw returns a user's hash as stored, bypassing Store.
@@ -162,4 +191,26 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// keys lists the keys matching pattern on every master.
+func (e *env) keys(t testing.TB, pattern string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cc, ok := e.rdb.(*redis.ClusterClient)
+	if !ok {
+		k, err := e.rdb.Keys(ctx, pattern).Result()
+		must(t, err)
+		return k
+	}
+	var mu sync.Mutex
+	var all []string
+	must(t, cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		k, err := node.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, k...)
+		mu.Unlock()
+		return err
+	}))
+	return all
 }

@@ -154,6 +154,7 @@ func memToken(user string) string { return fmt.Sprintf("%048d%x", 0, user) }
 // asserts only the structure: one hash per user and bucket, listpack-encoded while small
 // (hash-max-listpack-entries, 512 by default), expiring no sooner than DedupeTTL from now.
 func TestDedupeMemory(t *testing.T) {
+	ownServer(t)
 	if testing.Short() {
 		t.Skip("seeds 10000 users")
 	}

@@ -51,7 +51,7 @@ func TestSchema(t *testing.T) {
 			t.Errorf("op:tok:%s = %q, want bob", tok, owner)
 		}
 	}
-	if keys := e.rdb.Keys(ctx, "*").Val(); len(keys) != 3 {
+	if keys := e.keys(t, "*"); len(keys) != 3 {
 		t.Errorf("keys = %v, want the user hash and two owner keys", keys)
 	}
 }
@@ -265,7 +265,7 @@ func TestPrefix(t *testing.T) {
 	if _, err := s.Claim(ctx, []presence.Claim{{UserID: "bob", MsgID: "m", Token: tokA, SentAt: t0}}); err != nil {
 		t.Fatal(err)
 	}
-	keys := e.rdb.Keys(ctx, "*").Val()
+	keys := e.keys(t, "*")
 	day := strconv.FormatInt(t0.Truncate(24*time.Hour).Unix(), 10)
 	want := map[string]bool{"x:{bob}:u": true, "x:tok:" + tokA: true, "x:{bob}:dd:" + day: true}
 	if len(keys) != len(want) {
@@ -288,8 +288,7 @@ func TestTokenMoveRace(t *testing.T) {
 	alice := presence.New(e.rdb, presence.Options{Now: later.Now})
 	must(t, alice.SetToken(ctx, "alice", tokA, 2382))
 
-	bobClient := redis.NewClient(e.rdb.Options())
-	t.Cleanup(func() { _ = bobClient.Close() })
+	bobClient := e.newClient()
 	var once sync.Once
 	bobClient.AddHook(afterHook(func(cmd redis.Cmder) {
 		if cmd.Name() == "set" && cmd.Args()[1] == "op:tok:"+tokA {
