@@ -163,6 +163,7 @@ func TestRouting(t *testing.T) {
 // TestRedisDown: with Redis gone every route answers 503 "state store unavailable", never
 // a 500 and never the cause (which goes to the log); bad input is still a 400.
 func TestRedisDown(t *testing.T) {
+	ownServer(t)
 	e := newEnv(t)
 	e.register("bob", tokA)
 	e.redis.Stop()
@@ -190,6 +191,7 @@ func TestRedisDown(t *testing.T) {
 
 // TestRedisDownLogs: the cause of a 503 is logged; bad input with Redis down is still a 400.
 func TestRedisDownLogs(t *testing.T) {
+	ownServer(t)
 	e := newEnv(t)
 	e.redis.Stop()
 	e.call("GET", "/v1/users/bob/devices", "").must(t, http.StatusServiceUnavailable)

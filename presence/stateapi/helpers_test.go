@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"offpush/presence"
@@ -30,11 +32,28 @@ const (
 // certificates are the busiIds of the product specification's example.
 func certificates(id int) bool { return id == 2382 || id == 2383 || id == 2516 }
 
-// env is the state API over HTTP on its own redis-server, with the Store to read state back,
-// the log and the metrics it wrote.
+// cluster is the Redis Cluster of the tests' second run (see TestMain), nil in the first.
+var cluster *redistest.Cluster
+
+// TestMain runs the tests on single redis-servers, then again on a 3-master Redis Cluster.
+func TestMain(m *testing.M) {
+	os.Exit(redistest.RunTwice(m, 3, func(c *redistest.Cluster) { cluster = c }))
+}
+
+// ownServer skips t in the cluster run: it needs a redis-server of its own.
+func ownServer(t testing.TB) {
+	t.Helper()
+	if cluster != nil {
+		t.Skip("runs on a redis-server of its own, not on the shared cluster")
+	}
+}
+
+// env is the state API over HTTP on its own redis-server (or the emptied shared cluster),
+// with the Store to read state back, the log and the metrics it wrote.
 type env struct {
 	t       testing.TB
-	redis   *redistest.Server
+	redis   *redistest.Server // nil on the cluster
+	rdb     redis.UniversalClient
 	store   *presence.Store
 	handler http.Handler
 	srv     *httptest.Server
@@ -45,8 +64,17 @@ type env struct {
 // newEnv starts Redis and the API; mod edits the Options first.
 func newEnv(t testing.TB, mod ...func(*stateapi.Options)) *env {
 	t.Helper()
-	e := &env{t: t, redis: redistest.Start(t), logs: &syncBuffer{}, metrics: sdkmetric.NewManualReader()}
-	e.store = presence.New(e.redis.Client(t), presence.Options{})
+	e := &env{t: t, logs: &syncBuffer{}, metrics: sdkmetric.NewManualReader()}
+	if cluster == nil {
+		e.redis = redistest.Start(t)
+		e.rdb = e.redis.Client(t)
+	} else {
+		if err := cluster.FlushAll(); err != nil {
+			t.Fatal(err)
+		}
+		e.rdb = cluster.Client(t)
+	}
+	e.store = presence.New(e.rdb, presence.Options{})
 	opts := stateapi.Options{
 		Tokens:       []string{apiToken, rotatedToken},
 		Certificates: certificates,

@@ -177,7 +177,7 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
-	if n := e.redis.Client(t).DBSize(context.Background()).Val(); n != 0 {
+	if n := e.rdb.DBSize(context.Background()).Val(); n != 0 {
 		t.Errorf("rejected requests left %d keys in Redis", n)
 	}
 }
