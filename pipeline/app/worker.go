@@ -19,6 +19,7 @@ import (
 	"offpush/pipeline"
 	"offpush/pipeline/kafkadial"
 	"offpush/presence"
+	"offpush/render"
 )
 
 // Worker is a wired offpush worker: its Redis client, APNs pool and pipeline.
@@ -106,6 +107,7 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		FanoutWindow: cfg.Pipeline.FanoutWindow, BulkBatches: cfg.Pipeline.BulkBatches,
 		MaxPushes: cfg.Pipeline.MaxPushes, MaxRecipients: cfg.Pipeline.MaxRecipients,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
+		Texts:         render.Options{PreviewName: cfg.Render.PreviewName, PreviewNone: cfg.Render.PreviewNone, LocKeys: cfg.Render.LocKeys},
 		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
 		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
 	}
