@@ -10,8 +10,10 @@ import (
 
 // TestEndToEnd publishes c2c and group events and checks the exact notifications at the
 // simulator (text, sound, badge, topic, thread) and that every skipped device is counted with
-// its reason.
-func TestEndToEnd(t *testing.T) {
+// its reason, on a single redis-server and on a Redis Cluster.
+func TestEndToEnd(t *testing.T) { onEachRedis(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T) {
 	e := newEnv(t, 4)
 	ctx := context.Background()
 	b1, c1, c2, d1, f1, g1 := token(), token(), token(), token(), token(), token()
@@ -102,7 +104,9 @@ func must(t *testing.T, err error) {
 }
 
 // TestRecipientListedTwice: a user listed twice in one event gets one push per device.
-func TestRecipientListedTwice(t *testing.T) {
+func TestRecipientListedTwice(t *testing.T) { onEachRedis(t, testRecipientListedTwice) }
+
+func testRecipientListedTwice(t *testing.T) {
 	e := newEnv(t, 1)
 	e.device("bob", token(), 2382, 0)
 	w := e.start(e.opts())

@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +39,7 @@ type env struct {
 	topic  string
 	dlq    string
 	group  string
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	store  *presence.Store
 	sim    *apnstest.Server
 	pool   *apns.Pool
@@ -49,7 +51,15 @@ func newEnv(t *testing.T, partitions int) *env {
 	e := &env{t: t, kafka: kafkatest.Start(t), group: "offpush-" + strings.ReplaceAll(t.Name(), "/", "-")}
 	e.topic = e.kafka.Topic(t, "im.messages", partitions)
 	e.dlq = e.kafka.Topic(t, "im.push.dlq", 1)
-	e.rdb = redistest.Start(t).Client(t)
+	if _, ok := clusterTests.Load(t); ok {
+		c := sharedCluster(t)
+		if err := c.FlushAll(); err != nil {
+			t.Fatal(err)
+		}
+		e.rdb = c.Client(t)
+	} else {
+		e.rdb = redistest.Start(t).Client(t)
+	}
 	// A lease well above the tests' longest send (MaxElapsed 3s + Timeout 5s), short enough
 	// that a crash test takes over a killed worker's claims quickly.
 	e.store = presence.New(e.rdb, presence.Options{ClaimLease: 9 * time.Second})
@@ -81,6 +91,51 @@ func newEnv(t *testing.T, partitions int) *env {
 	}
 	t.Cleanup(e.pool.Close)
 	return e
+}
+
+// clusterTests are the tests onEachRedis runs on the shared cluster.
+var clusterTests sync.Map // *testing.T → struct{}
+
+// shared is the Redis Cluster of 3 masters the cluster variants share, started by the first.
+var shared struct {
+	once sync.Once
+	c    *redistest.Cluster
+	err  error
+}
+
+// TestMain closes the shared cluster after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.c != nil {
+		shared.c.Close()
+	}
+	os.Exit(code)
+}
+
+// onEachRedis runs f as subtest "single", on a redis-server of its own, and as "cluster", on
+// the shared Redis Cluster (emptied first), where a script or transaction whose keys span
+// slots fails with CROSSSLOT.
+func onEachRedis(t *testing.T, f func(t *testing.T)) {
+	t.Run("single", f)
+	t.Run("cluster", func(t *testing.T) {
+		clusterTests.Store(t, struct{}{})
+		defer clusterTests.Delete(t)
+		f(t)
+	})
+}
+
+// sharedCluster starts the shared cluster once; without redis-server or redis-cli the test
+// is skipped, or fails when CI=true.
+func sharedCluster(t *testing.T) *redistest.Cluster {
+	t.Helper()
+	shared.once.Do(func() { shared.c, shared.err = redistest.NewCluster(3, 0) })
+	switch {
+	case errors.Is(shared.err, redistest.ErrNoRedis) && os.Getenv("CI") != "true":
+		t.Skip("SKIPPED: ", shared.err)
+	case shared.err != nil:
+		t.Fatal(shared.err)
+	}
+	return shared.c
 }
 
 // worker is one running pipeline of the test, with its own metrics reader.
