@@ -9,9 +9,10 @@ build:
 	$(GO) build -o bin/offpush ./cmd/offpush
 
 check-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "make test needs redis-server on PATH (tests start a throwaway one on a free port)."; \
-	  echo "Install it: sudo apt-get install -y redis-server   (macOS: brew install redis)"; \
+	@command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || { \
+	  echo "make test needs redis-server and redis-cli on PATH (tests start throwaway servers"; \
+	  echo "and clusters on free ports)."; \
+	  echo "Install them: sudo apt-get install -y redis-server   (macOS: brew install redis)"; \
 	  exit 1; }
 
 vet:
