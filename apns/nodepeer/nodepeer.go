@@ -100,6 +100,7 @@ type Stats struct {
 	MaxOpen         int            `json:"maxOpen"`       // most streams open at once on one connection
 	Pings           int            `json:"pings"`         // PINGs received
 	Bad             int            `json:"bad"`           // malformed requests (wrong path, header, body)
+	BadSamples      []string       `json:"badSamples"`    // the first of them
 	SessionErrors   []string       `json:"sessionErrors"` // connection errors nghttp2 or Node reported
 	GoAwaysReceived []string       `json:"goawaysReceived"`
 	ClientCerts     int            `json:"clientCerts"` // connections with a client certificate

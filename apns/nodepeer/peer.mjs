@@ -60,7 +60,7 @@ function newStats() {
     lostAnswers: 0,    // answers started whose stream did not close cleanly
     refused: 0,        // streams reset with REFUSED_STREAM by the script
     goaways: 0,        // GOAWAYs sent by the script
-    aboveGoaway: 0,    // streams above a sent GOAWAY's last stream id that reached the handler
+    aboveGoaway: 0,    // streams above a sent GOAWAY's last stream id that reached the handler (ignored)
     lowered: 0,        // SETTINGS lowering maxConcurrentStreams after an error answer
     restored: 0,       // SETTINGS raising it again
     tableChanges: 0,   // SETTINGS frames changing the header table size
@@ -68,6 +68,7 @@ function newStats() {
     maxOpen: 0,        // most streams open at once in one session
     pings: 0,          // PINGs received
     bad: 0,            // requests with a wrong method, path, header or body
+    badSamples: [],    // the first of them
     sessionErrors: [], // errors of sessions (protocol violations seen by nghttp2, resets)
     goawaysReceived: [],
     clientCerts: 0,    // sessions whose client presented a certificate
@@ -123,6 +124,7 @@ server.on('session', (session) => {
 
 server.on('stream', (stream, headers) => {
   const session = stream.session;
+  if (!session || !session.offpush) return; // destroyed by a reset meanwhile
   const st = session.offpush;
   stats.streams++;
   st.streams++;
@@ -132,8 +134,7 @@ server.on('stream', (stream, headers) => {
   stream.on('error', () => {});
 
   if (st.goawayLast >= 0 && stream.id > st.goawayLast) {
-    stats.aboveGoaway++;
-    stream.close(NGHTTP2_REFUSED_STREAM);
+    stats.aboveGoaway++; // opened before the client saw the GOAWAY: ignored, as nghttp2 does
     return;
   }
   const path = headers[':path'] || '';
@@ -154,6 +155,9 @@ server.on('stream', (stream, headers) => {
     stats.goaways++;
     session.goaway(NGHTTP2_NO_ERROR, stream.id);
     session.close(); // graceful: the streams up to goawayLast are answered first
+    // The ignored streams above it stay open until the client closes the connection; a
+    // client that does not is cut off.
+    setTimeout(() => session.destroy(), 2000).unref();
   }
   if (cfg.refuseEvery && n % cfg.refuseEvery === 0) {
     stats.refused++;
@@ -167,7 +171,10 @@ server.on('stream', (stream, headers) => {
   stream.on('end', () => {
     const body = Buffer.concat(chunks, size);
     const [status, reason] = judge(headers, token, body, n);
-    if (status !== 200) stats.bad += reason === cfg.errorReason && status === cfg.errorStatus ? 0 : 1;
+    if (status !== 200 && !(reason === cfg.errorReason && status === cfg.errorStatus)) {
+      stats.bad++;
+      note(stats.badSamples, `${status} ${reason}: ${JSON.stringify(headers)} body ${body.subarray(0, 120)}`);
+    }
     const answer = () => respond(stream, token, status, reason);
     if (cfg.delayMs > 0) setTimeout(answer, cfg.delayMs); else answer();
   });
@@ -279,6 +286,12 @@ const control = http.createServer((req, res) => {
         return reply(404, { error: `no route ${route}` });
     }
   });
+});
+
+// A bug of the peer must not pass for one of the client: it is reported, and the peer goes on.
+process.on('uncaughtException', (e) => {
+  note(stats.sessionErrors, `peer: ${e.stack}`);
+  process.stderr.write(`uncaught: ${e.stack}\n`);
 });
 
 let pending = 2;
