@@ -14,6 +14,7 @@ check-deps:
 	  echo "and clusters on free ports)."; \
 	  echo "Install them: sudo apt-get install -y redis-server   (macOS: brew install redis)"; \
 	  exit 1; }
+	@command -v node >/dev/null 2>&1 || echo "make test: node is not on PATH: the APNs churn tests against Node's http2 (apns/nodepeer) will be SKIPPED. Install it: sudo apt-get install -y nodejs"
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
