@@ -95,7 +95,7 @@ func TestClusterClientFollowsFailover(t *testing.T) {
 
 	// Keys of the killed master must be served again soon after the promotion.
 	const bound = 5 * time.Second
-	deadline := time.After(healed.Sub(time.Now()) + bound)
+	deadline := time.After(time.Until(healed) + bound)
 	var resumed time.Time
 wait:
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,17 +176,11 @@ func (c *Cluster) slots(ctx context.Context) ([]slotRange, error) {
 			continue
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
-		ss, err := rdb.ClusterSlots(ctx).Result()
+		out, err := slotMap(ctx, rdb)
 		_ = rdb.Close()
 		if err != nil {
 			firstErr = firstOf(firstErr, err)
 			continue
-		}
-		out := make([]slotRange, 0, len(ss))
-		for _, s := range ss {
-			if len(s.Nodes) > 0 {
-				out = append(out, slotRange{start: int(s.Start), end: int(s.End), master: s.Nodes[0].Addr})
-			}
 		}
 		return out, nil
 	}
@@ -193,6 +188,27 @@ func (c *Cluster) slots(ctx context.Context) ([]slotRange, error) {
 		firstErr = errors.New("no node is running")
 	}
 	return nil, firstErr
+}
+
+// slotMap reads the slot ranges and their masters from one node (CLUSTER SHARDS).
+func slotMap(ctx context.Context, rdb *redis.Client) ([]slotRange, error) {
+	shards, err := rdb.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []slotRange
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Role != "master" || n.Health == "failed" {
+				continue
+			}
+			addr := net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			for _, r := range sh.Slots {
+				out = append(out, slotRange{start: int(r.Start), end: int(r.End), master: addr})
+			}
+		}
+	}
+	return out, nil
 }
 
 func firstOf(first, err error) error {
@@ -297,9 +313,9 @@ func (c *Cluster) healthy() error {
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
 		info, err := rdb.ClusterInfo(ctx).Result()
-		var ss []redis.ClusterSlot
+		var ranges []slotRange
 		if err == nil {
-			ss, err = rdb.ClusterSlots(ctx).Result()
+			ranges, err = slotMap(ctx, rdb)
 		}
 		_ = rdb.Close()
 		if err != nil {
@@ -309,14 +325,11 @@ func (c *Cluster) healthy() error {
 			return fmt.Errorf("node %s: cluster_state is not ok", n.Addr)
 		}
 		served := 0
-		for _, s := range ss {
-			if len(s.Nodes) == 0 {
-				continue
+		for _, r := range ranges {
+			if m := c.Node(r.master); m == nil || !m.Running() {
+				return fmt.Errorf("node %s sees slots %d-%d on %s, which is down", n.Addr, r.start, r.end, r.master)
 			}
-			if m := c.Node(s.Nodes[0].Addr); m == nil || !m.Running() {
-				return fmt.Errorf("node %s sees slots %d-%d on %s, which is down", n.Addr, s.Start, s.End, s.Nodes[0].Addr)
-			}
-			served += int(s.End - s.Start + 1)
+			served += r.end - r.start + 1
 		}
 		if served != 16384 {
 			return fmt.Errorf("node %s sees %d of 16384 slots served", n.Addr, served)
