@@ -257,9 +257,9 @@ const busyPoll = 200 * time.Millisecond
 
 // sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
 // goroutine of its own once it has a slot of MaxPushes (the APNs pool then bounds what is in
-// flight), waits for them, settles their
-// dedupe keys (done for sent and dead tokens, released for dead letters so a replay can
-// push), and returns the busy ones. ok is false when ctx ended first.
+// flight), waits for them, settles their dedupe keys (done for sent and dead tokens, released
+// for dead letters so a replay can push; each with its attempts, for explain), and returns
+// the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var send []int // positions in idx of the pushes to send
 	for k, i := range idx {
@@ -297,14 +297,19 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 	wg.Wait()
 	var done, release []presence.Claim
 	for k, i := range idx {
+		c := b.claims[i]
+		c.Attempts = jobs[k].attempts
 		switch {
 		case !jobs[k].started:
 		case !jobs[k].finished:
 			return nil, false // ctx ended mid-send: leave the claim pending, the event unfinished
 		case jobs[k].deadLettered:
-			release = append(release, b.claims[i])
+			release = append(release, c)
+		case jobs[k].tokenDead:
+			c.Outcome = presence.OutcomeTokenRemoved
+			done = append(done, c)
 		default:
-			done = append(done, b.claims[i])
+			done = append(done, c)
 		}
 	}
 	return busy, p.settle(ctx, p.lanes[b.lane], done, release)

@@ -28,6 +28,8 @@ type sendJob struct {
 	// Written by deliver.
 	finished     bool // a final outcome was reached (sent, token removed, dead-lettered)
 	deadLettered bool
+	tokenDead    bool // APNs declared the token dead
+	attempts     int  // APNs requests made
 }
 
 // deliverSlot delivers sj and returns the MaxPushes slot taken for it.
@@ -43,6 +45,7 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	ctx, span := p.startSpan(ctx, "apns.send",
 		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)
+	sj.attempts = attempts
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
 			attribute.String("apns.reason", res.Reason), attribute.Int("offpush.attempts", attempts))
@@ -56,6 +59,7 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 		p.metrics.sent(ctx)
 		sj.finished = true
 	case apns.TokenDead:
+		sj.tokenDead = true
 		sj.finished = p.removeToken(ctx, sj, res)
 	default:
 		f, msg := failureOf(res)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,7 +22,23 @@ type Claim struct {
 	SentAt time.Time
 	// IgnoreBadge (the message's ios.ignoreBadge) pushes without touching the badge.
 	IgnoreBadge bool
+	// Outcome and Attempts are how the push ended and after how many APNs requests: Done and
+	// Release record them for Explain; Claim ignores them.
+	Outcome  Outcome
+	Attempts int
 }
+
+// Outcome is how a finished push ended, as Done records it.
+type Outcome uint8
+
+// Outcomes of Done.
+const (
+	OutcomeSent         Outcome = iota // APNs accepted it
+	OutcomeTokenRemoved                // APNs declared the token dead; it was removed
+)
+
+// outcomeCode is the state letter settleSrc writes for an Outcome.
+var outcomeCode = [...]string{OutcomeSent: "s", OutcomeTokenRemoved: "r"}
 
 // ClaimState is what Claim found for a (message, device) pair.
 type ClaimState uint8
@@ -91,26 +108,37 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 	return out, nil
 }
 
-// Done marks a batch of claimed pushes finished (sent, or the token is dead) in one round
-// trip; a later claim answers ClaimDone. (Release is for pushes written to the DLQ.) The
-// dedupe hash keeps its expiry, extended if needed to DedupeTTL past the later of now and its
-// bucket's end; Done of a push whose hash expired (or was never written) writes it anew.
+// Done marks a batch of claimed pushes finished in one round trip: sent, or, with Outcome
+// OutcomeTokenRemoved, not sent because APNs declared the token dead. A later claim answers
+// ClaimDone. (Release is for pushes written to the DLQ.) Each record keeps the claim's badge
+// and gets the time and Attempts, for Explain. The dedupe hash keeps its expiry, extended if
+// needed to DedupeTTL past the later of now and its bucket's end; Done of a push whose hash
+// expired (or was never written) writes it anew.
 func (s *Store) Done(ctx context.Context, dones []Claim) error {
-	if len(dones) == 0 {
-		return nil
-	}
-	now := s.opts.Now()
-	_, err := s.evalBatch(ctx, s.done, len(dones), func(p redis.Pipeliner, i int) *redis.Cmd {
-		c := dones[i]
-		args := make([]any, 3, 4)
-		args[0], args[1], args[2] = dedupeField(c.MsgID, c.Token), s.ttlArg, s.capArg
-		keys, args := s.appendHashes(c, now, make([]string, 0, 1), args)
-		return s.done.EvalSha(ctx, p, keys, args...)
-	})
-	if err != nil {
+	if err := s.settleBatch(ctx, dones, ""); err != nil {
 		return fmt.Errorf("done %d pushes: %w", len(dones), err)
 	}
 	return nil
+}
+
+// settleBatch runs settleSrc for every claim: state "" takes each claim's Outcome.
+func (s *Store) settleBatch(ctx context.Context, claims []Claim, state string) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	now := s.opts.Now()
+	_, err := s.evalBatch(ctx, s.settle, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
+		c := claims[i]
+		st := state
+		if st == "" {
+			st = outcomeCode[c.Outcome]
+		}
+		args := make([]any, 5, 6)
+		args[0], args[1], args[2], args[3], args[4] = dedupeField(c.MsgID, c.Token), s.ttlArg, s.capArg, st, strconv.Itoa(max(c.Attempts, 0))
+		keys, args := s.appendHashes(c, now, make([]string, 0, 1), args)
+		return s.settle.EvalSha(ctx, p, keys, args...)
+	})
+	return err
 }
 
 // DedupeStates reads the dedupe records of a batch of pushes in one round trip and changes

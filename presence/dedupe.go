@@ -84,7 +84,7 @@ type DedupeStatus uint8
 
 // Dedupe statuses.
 const (
-	DedupeAbsent  DedupeStatus = iota // never claimed, released, or expired: a claim is new
+	DedupeAbsent  DedupeStatus = iota // never claimed, released (dead-lettered), or expired: a claim is new
 	DedupePending                     // claimed, not finished (in flight, or its worker died)
 	DedupeDone                        // finished: a claim answers ClaimDone
 )
@@ -108,12 +108,13 @@ type DedupeState struct {
 	ClaimedAt time.Time
 }
 
-// parseDedupe reads a dedupe field value ("" = absent), leniently as the claim script does.
+// parseDedupe reads a dedupe field value ("" = absent), leniently as the claim script does:
+// a dead-lettered record is absent (claimable), a sent or token-removed one done.
 func parseDedupe(v string) DedupeState {
 	switch {
-	case v == "":
+	case v == "" || v[0] == 'd':
 		return DedupeState{}
-	case v == "s":
+	case v[0] == 's' || v[0] == 'r':
 		return DedupeState{Status: DedupeDone}
 	}
 	st := DedupeState{Status: DedupePending, Badge: -1}

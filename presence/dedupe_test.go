@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,8 +64,8 @@ func TestDedupeSchema(t *testing.T) {
 		t.Errorf("claimed at %d, want about %d (the Redis clock)", at, before)
 	}
 	must(t, e.store.Done(ctx, []presence.Claim{c}))
-	if h := e.raw(t, key); len(h) != 1 || h[field("m1", tokA)] != "s" {
-		t.Fatalf("%s after Done = %q, want the field at s", key, h)
+	if h := e.raw(t, key); len(h) != 1 || !regexp.MustCompile(`^s:4:\d+:0$`).MatchString(h[field("m1", tokA)]) {
+		t.Fatalf("%s after Done = %q, want the field at s:4:<seconds into the bucket>:0", key, h)
 	}
 	if enc := e.rdb.ObjectEncoding(ctx, key).Val(); enc != "listpack" {
 		t.Errorf("encoding %q, want listpack", enc)
@@ -206,8 +207,9 @@ func TestMessagesShareABucket(t *testing.T) {
 	}
 	must(t, s.Done(ctx, []presence.Claim{m1a}))
 	must(t, s.Release(ctx, []presence.Claim{m1b}))
-	if got := e.raw(t, bucketKey("bob", hour, time.Hour)); len(got) != 2 || got[field("m1", tokA)] != "s" || got[field("m2", tokA)] == "" {
-		t.Errorf("bob's hash of the hour = %q, want m1 to tokA done and m2 pending", got)
+	if got := e.raw(t, bucketKey("bob", hour, time.Hour)); len(got) != 3 || !strings.HasPrefix(got[field("m1", tokA)], "s:") ||
+		!strings.HasPrefix(got[field("m1", tokB)], "d:") || !strings.HasPrefix(got[field("m2", tokA)], "p:") {
+		t.Errorf("bob's hash of the hour = %q, want m1 to tokA done, to tokB dead-lettered, and m2 pending", got)
 	}
 	for _, k := range []string{bucketKey("bob", hour.Add(time.Hour), time.Hour), bucketKey("carol", hour, time.Hour)} {
 		if n := e.rdb.HLen(ctx, k).Val(); n != 1 {
@@ -251,7 +253,7 @@ func TestZeroSentAt(t *testing.T) {
 		t.Fatalf("claim 30h later = %v, want busy (found in the first bucket)", st)
 	}
 	must(t, s.Done(ctx, []presence.Claim{c}))
-	if keys := e.keys(t, "op:{bob}:dd:*"); len(keys) != 1 || e.raw(t, key)[field("m1", tokA)] != "s" {
+	if keys := e.keys(t, "op:{bob}:dd:*"); len(keys) != 1 || !strings.HasPrefix(e.raw(t, key)[field("m1", tokA)], "s:") {
 		t.Fatalf("Done 30h later: keys %v, want the first bucket's field done", keys)
 	}
 	for _, d := range []time.Duration{-23 * time.Hour, 0, 47 * time.Hour} {

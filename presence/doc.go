@@ -25,6 +25,10 @@
 //	  c:c2cSound   sound file name            SetSettings (absent = default sound)
 //	  c:groupSound sound file name            SetSettings (absent = default sound)
 //	  c:preview    name | none                SetSettings (absent = full)
+//	  x:T          removedAtUnixMs            Logout, RemoveDeadToken or a move of T to another
+//	                                          user removed T; Explain lists T's pushes. Fields
+//	                                          older than DedupeTTL are dropped at the next
+//	                                          removal; the pipeline ignores them.
 //	  r:C          receive option             SetReceiveOpt; C is "c2c:peer", "group:id" or
 //	                                          "all"; absent = "receive"
 //	  q:all        "d|S|D|Z" or "o|S|D"       SetReceiveWindow: r:all holds only inside this
@@ -47,11 +51,16 @@
 //	    "p:N:A"  claimed at A (unix ms, Redis clock), push in flight with badge N (-1:
 //	             ignoreBadge). Claim writes it; within ClaimLease of A another Claim answers
 //	             busy, after it the claim is handed over (resend, same badge, A = now).
-//	    "s"      finished: sent, token dead, or skipped. Done writes it, into a new hash if
-//	             the push's hash expired.
-//	    (absent) never claimed, or Release deleted the field of a push written to the DLQ so
-//	             that replaying the record pushes the device again. A hash whose last field
-//	             is deleted is gone.
+//	    "s:N:T:K" sent with badge N (the claim's) at T seconds after the bucket start S
+//	             (Redis clock), after K APNs requests. Done writes it, into a new hash if
+//	             the push's hash expired. A Claim answers done. (A bare "s" is a record of
+//	             an older offpush: sent, no details.)
+//	    "r:N:T:K" as s, but APNs declared the token dead (Done with OutcomeTokenRemoved).
+//	    "d:N:T:K" written to the DLQ (Release). A Claim treats it as absent, so that
+//	             replaying the record pushes the device; Release never overwrites s or r.
+//	    (absent) never claimed, or expired.
+//	             Explain reads these records for support: with T, N and K each push costs
+//	             about 10 bytes more than a bare state would.
 //	  TTL        every Claim and Done write makes the hash expire no sooner than DedupeTTL
 //	             after the later of the bucket's end (capped at now + DedupeBucket, for a
 //	             sentAt in the future) and now, by Redis' clock: PEXPIREAT when the hash has no
@@ -60,9 +69,9 @@
 //	             DedupeTTL after its last claim: a redelivered event whose record expired is
 //	             older than sentAt + DedupeTTL, past the pipeline's expiry (≤ DedupeTTL).
 //	  Size       hashes up to hash-max-listpack-entries fields (512 by default in Redis 7)
-//	             stay listpack-encoded, ~15 bytes per finished push; the hash itself costs
+//	             stay listpack-encoded, ~28 bytes per finished push; the hash itself costs
 //	             ~140 bytes (key, object, main and expiry dict entries), shared by the pushes
-//	             of its user and bucket. Larger hashes become hashtables, ~60 bytes per push.
+//	             of its user and bucket. Larger hashes become hashtables, ~65 bytes per push.
 //	             Only the Store knows where a record is: DedupeStates reads them for tests and
 //	             tools.
 //

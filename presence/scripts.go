@@ -3,7 +3,7 @@ package presence
 // Lua scripts. Each touches the keys of one user only (KEYS share the {userId} hash tag),
 // except releaseOwnerSrc, which touches the single token owner key.
 
-// dedupeLua is the part of claimSrc and doneSrc that finds a push's dedupe field and keeps
+// dedupeLua is the part of claimSrc and settleSrc that finds a push's dedupe field and keeps
 // its hash alive. KEYS[o+1..] are the hashes the field may be in, the one a first write goes
 // to first; ARGV[a+1..] their bucket ends (unix ms). find returns the index of the hash that
 // has the field (1 if none has it) and the field's value (false if none). keep makes hash i
@@ -32,14 +32,17 @@ end
 // claimSrc claims one push of a message to a device. Its dedupe field is "p:<badge>:<claimed
 // at, unix ms of the Redis clock>" while pending: younger than the lease it is busy, older
 // it is handed over with its badge and a fresh claim time. Either write keeps the hash alive
-// DedupeTTL past the later of now and its bucket's end.
+// DedupeTTL past the later of now and its bucket's end. A finished push ("s…" sent, "r…"
+// token removed) answers done; a dead-lettered one ("d…") is claimed as new, as if absent.
 // KEYS: user hash, dedupe hashes (see dedupeLua). ARGV: token, field, ignoreBadge "1"/"0",
 // dedupe TTL ms, lease ms, bucket cap ms, bucket ends.
 // Returns {state, badge} with the ClaimState values.
 const claimSrc = dedupeLua + `
 local f = ARGV[2]
 local i, v = find(1, f)
-if v == 's' then return {3, -1} end
+local st = v and string.sub(v, 1, 1)
+if st == 's' or st == 'r' then return {3, -1} end
+if st == 'd' then i, v = 1, false end
 if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
 local now = clock()
 local ttl, cap = tonumber(ARGV[4]), tonumber(ARGV[6])
@@ -60,18 +63,32 @@ keep(1, 6, 1, now, ttl, cap)
 return {1, b}
 `
 
-// doneSrc marks one push finished: its dedupe field becomes "s", in the hash that has it, or
-// (expired, never claimed) in the first one, which is kept alive as by claimSrc.
-// KEYS: dedupe hashes. ARGV: field, dedupe TTL ms, bucket cap ms, bucket ends.
-const doneSrc = dedupeLua + `
-local i = find(0, ARGV[1])
-redis.call('HSET', KEYS[i], ARGV[1], 's')
-keep(0, 3, i, clock(), tonumber(ARGV[2]), tonumber(ARGV[3]))
+// settleSrc records how one push ended: its dedupe field becomes "<S>:<badge>:<at>:<attempts>"
+// with S "s" (sent), "r" (token removed) or "d" (dead-lettered), badge that of the pending
+// claim (-1 when none or ignoreBadge), at the Redis clock in seconds after the start of the
+// field's bucket (the number in its key), attempts the APNs requests made. It is written in
+// the hash that has the field, or (expired, never claimed) in the first one, which is kept
+// alive as by claimSrc. A finished record ("s…", "r…") is never downgraded to "d".
+// KEYS: dedupe hashes. ARGV: field, dedupe TTL ms, bucket cap ms, S, attempts, bucket ends.
+const settleSrc = dedupeLua + `
+local f = ARGV[1]
+local i, v = find(0, f)
+local st = v and string.sub(v, 1, 1)
+if ARGV[4] == 'd' and (st == 's' or st == 'r') then return 0 end
+local b = v and tonumber(string.match(v, '^p:(-?%d+)')) or -1
+local now = clock()
+local start = tonumber(string.match(KEYS[i], ':dd:(-?%d+)$')) or 0
+local at = math.floor(now / 1000) - start
+redis.call('HSET', KEYS[i], f, ARGV[4] .. ':' .. b .. ':' .. at .. ':' .. ARGV[5])
+keep(0, 5, i, now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 return 1
 `
 
-// removeDeviceSrc removes a device with its foreground state and badge.
-// KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally).
+// removeDeviceSrc removes a device with its foreground state and badge, and remembers the
+// token as "x:T" = removed-at (unix ms) so that Explain still lists pushes to it; "x:"
+// fields older than the dedupe TTL are dropped on the way.
+// KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally), now (unix ms), dedupe
+// TTL ms.
 // With before set, the device stays if it was registered after before (a registration in the
 // same millisecond as APNs' 410 timestamp is taken as the dead one).
 // Returns the TokenRemoval: 1 removed, 2 not registered, 3 kept (registered again after before).
@@ -84,6 +101,12 @@ if ARGV[2] ~= '' then
   if upd > tonumber(ARGV[2]) then return 3 end
 end
 redis.call('HDEL', KEYS[1], 'd:' .. t, 'f:' .. t, 'b:' .. t)
+local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local h = redis.call('HGETALL', KEYS[1])
+for j = 1, #h, 2 do
+  if string.sub(h[j], 1, 2) == 'x:' and (tonumber(h[j + 1]) or 0) < now - ttl then redis.call('HDEL', KEYS[1], h[j]) end
+end
+redis.call('HSET', KEYS[1], 'x:' .. t, ARGV[3])
 return 1
 `
 

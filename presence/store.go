@@ -83,7 +83,7 @@ type Store struct {
 	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
 
 	claim        *redis.Script
-	done         *redis.Script
+	settle       *redis.Script
 	removeDevice *redis.Script
 	setState     *redis.Script
 	releaseOwner *redis.Script
@@ -101,7 +101,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		bucketMs:     opts.DedupeBucket.Milliseconds(),
 		zeroBucketMs: zeroBucket(opts).Milliseconds(),
 		claim:        redis.NewScript(claimSrc),
-		done:         redis.NewScript(doneSrc),
+		settle:       redis.NewScript(settleSrc),
 		removeDevice: redis.NewScript(removeDeviceSrc),
 		setState:     redis.NewScript(setStateSrc),
 		releaseOwner: redis.NewScript(releaseOwnerSrc),
@@ -136,7 +136,7 @@ func (s *Store) SetToken(ctx context.Context, userID, token string, busiID int) 
 	}
 	// Remove it from prev unless prev registered it again after us.
 	before := strconv.FormatInt(now.UnixMilli()+1, 10)
-	if err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(prev)}, token, before).Err(); err != nil {
+	if err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(prev)}, token, before, unixMs(now), s.ttlArg).Err(); err != nil {
 		return fmt.Errorf("set token: remove it from previous owner %s: %w", prev, err)
 	}
 	return nil
@@ -145,7 +145,8 @@ func (s *Store) SetToken(ctx context.Context, userID, token string, busiID int) 
 // Logout forgets the device: its registration, badge and foreground state, and its owner key
 // if that still names userID. Logging out an unknown device is not an error.
 func (s *Store) Logout(ctx context.Context, userID, token string) error {
-	if err := s.rdb.HDel(ctx, s.userKey(userID), "d:"+token, "f:"+token, "b:"+token).Err(); err != nil {
+	err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, "", unixMs(s.opts.Now()), s.ttlArg).Err()
+	if err != nil {
 		return fmt.Errorf("logout %s: %w", userID, err)
 	}
 	return s.release(ctx, userID, token)
@@ -323,7 +324,7 @@ func (s *Store) RemoveDeadToken(ctx context.Context, userID, token string, unreg
 	if !unregisteredAt.IsZero() {
 		before = unixMs(unregisteredAt)
 	}
-	n, err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, before).Int64()
+	n, err := s.removeDevice.Run(ctx, s.rdb, []string{s.userKey(userID)}, token, before, unixMs(s.opts.Now()), s.ttlArg).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("remove dead token of %s: %w", userID, err)
 	}

@@ -189,8 +189,8 @@ func TestTokenMovesBetweenUsers(t *testing.T) {
 	e.clock.Add(time.Second)
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2383))
 
-	if h := e.raw(t, "op:{alice}:u"); len(h) != 1 || h["d:"+tokB] == "" {
-		t.Errorf("alice's hash after the move = %v, want only d:%s", h, tokB)
+	if h := e.raw(t, "op:{alice}:u"); len(h) != 2 || h["d:"+tokB] == "" || h["x:"+tokA] != strconv.FormatInt(t0.Add(time.Second).UnixMilli(), 10) {
+		t.Errorf("alice's hash after the move = %v, want d:%s and x:%s (removed at the move)", h, tokB, tokA)
 	}
 	got, err := e.store.Devices(ctx, "bob")
 	must(t, err)
@@ -213,8 +213,8 @@ func TestLogout(t *testing.T) {
 	must(t, e.store.Foreground(ctx, "bob", tokA))
 	must(t, e.store.Logout(ctx, "bob", tokA))
 	must(t, e.store.Logout(ctx, "bob", tokA))
-	if h := e.raw(t, "op:{bob}:u"); len(h) != 1 || h["d:"+tokB] == "" {
-		t.Errorf("bob's hash after logout = %v, want only %s", h, tokB)
+	if h := e.raw(t, "op:{bob}:u"); len(h) != 2 || h["d:"+tokB] == "" || h["x:"+tokA] == "" {
+		t.Errorf("bob's hash after logout = %v, want %s and the removed x:%s", h, tokB, tokA)
 	}
 	if err := e.rdb.Get(ctx, "op:tok:"+tokA).Err(); !errors.Is(err, redis.Nil) {
 		t.Errorf("owner key after logout: err = %v, want redis.Nil", err)
@@ -236,8 +236,8 @@ func TestRemoveDeadToken(t *testing.T) {
 	}
 	removed, err = e.store.RemoveDeadToken(ctx, "bob", tokA, t0.Add(time.Millisecond))
 	must(t, err)
-	if removed != presence.TokenRemoved || len(e.raw(t, "op:{bob}:u")) != 0 {
-		t.Fatalf("token registered before the 410: %v, hash %v", removed, e.raw(t, "op:{bob}:u"))
+	if h := e.raw(t, "op:{bob}:u"); removed != presence.TokenRemoved || len(h) != 1 || h["x:"+tokA] == "" {
+		t.Fatalf("token registered before the 410: %v, hash %v, want only x:%s", removed, h, tokA)
 	}
 	if e.rdb.Exists(ctx, "op:tok:"+tokA).Val() != 0 {
 		t.Error("owner key survived RemoveDeadToken")
@@ -304,7 +304,7 @@ func TestTokenMoveRace(t *testing.T) {
 	if h := e.raw(t, "op:{alice}:u"); h["d:"+tokA] == "" {
 		t.Errorf("alice lost the token she registered last: %v", h)
 	}
-	if h := e.raw(t, "op:{bob}:u"); len(h) != 0 {
+	if h := e.raw(t, "op:{bob}:u"); h["d:"+tokA] != "" || h["f:"+tokA] != "" || h["b:"+tokA] != "" {
 		t.Errorf("bob kept a token alice owns: %v", h)
 	}
 }
