@@ -187,6 +187,7 @@ func (p *Pool) Close() {
 // notification is the apns2 request for n; the payload bytes go out as they are.
 func notification(n *render.Notification) *apns2.Notification {
 	return &apns2.Notification{
+		ApnsID:      n.ID,
 		DeviceToken: n.Token,
 		Topic:       n.Topic,
 		PushType:    apns2.EPushType(n.PushType),

@@ -1,10 +1,15 @@
 package render
 
-import "time"
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // Notification is one APNs request as offpush sends it: the provider API headers and the exact
 // payload bytes. The apns package turns it into an HTTP/2 request without re-encoding.
 type Notification struct {
+	ID         string    // apns-id: APNsID(message id, Token)
 	Token      string    // device token, the :path is /3/device/{Token}
 	Topic      string    // apns-topic: the certificate's bundle id
 	PushType   string    // apns-push-type: "alert"
@@ -16,3 +21,15 @@ type Notification struct {
 
 // MaxPayload is Apple's limit for a regular remote notification payload, in bytes.
 const MaxPayload = 4096
+
+// apnsIDSpace is the namespace of APNsID: the name-based (SHA-1) UUID of the URL
+// "offpush:apns-id".
+var apnsIDSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("offpush:apns-id"))
+
+// APNsID is the apns-id offpush sends with the push of message msgID to token: the
+// name-based UUID (version 5) of msgID + "/" + token in apnsIDSpace. Every attempt, resend
+// and replay of one push carries the same id, and support can derive it from the message id
+// and token alone to quote it to Apple, without offpush storing it.
+func APNsID(msgID, token string) string {
+	return uuid.NewSHA1(apnsIDSpace, []byte(msgID+"/"+token)).String()
+}

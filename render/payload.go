@@ -40,6 +40,7 @@ const defaultSound = "default"
 // pairs of a message; more are built per call): callers must not modify Notification.Payload.
 func (p *Prepared) Notification(token, topic string, st Style, badge int64) Notification {
 	return Notification{
+		ID:         APNsID(p.msgID, token),
 		Token:      token,
 		Topic:      topic,
 		PushType:   PushTypeAlert,

@@ -76,6 +76,7 @@ const (
 // Prepared is the per-message part of rendering, computed once by Prepare and shared by every
 // recipient. Its methods are safe for concurrent use.
 type Prepared struct {
+	msgID      string
 	sender     string
 	group      bool
 	skip       Skip   // message-level: NoPushFlag, EmptyCustom, NoContent or NoSkip
@@ -111,6 +112,7 @@ type payloadKey struct {
 // collapse id, expiration and the message-level skip reasons. m must not change afterwards.
 func Prepare(m *event.Message, opts Options) *Prepared {
 	p := &Prepared{
+		msgID:      m.ID,
 		sender:     m.Sender.UserID,
 		group:      m.ChatType == event.Group,
 		threadID:   threadID(m),

@@ -241,7 +241,7 @@ func TestNotificationHeaders(t *testing.T) {
 		name string
 		msg  *event.Message
 		opts Options
-		want Notification // without Payload
+		want Notification // without Payload and ID
 	}{
 		// the message id is the collapse id; expiration is SentAt + Expiry.
 		{"short id", c2c(), opts, Notification{Token: "tok", Topic: "com.example.im", PushType: "alert", Priority: 10,
@@ -262,11 +262,31 @@ func TestNotificationHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := Prepare(tt.msg, tt.opts).Notification("tok", "com.example.im", Style{Sound: "default"}, 1)
-			n.Payload = nil
+			if want := APNsID(tt.msg.ID, "tok"); n.ID != want {
+				t.Errorf("apns-id %q, want %q", n.ID, want)
+			}
+			n.Payload, n.ID = nil, ""
 			if !reflect.DeepEqual(n, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", n, tt.want)
 			}
 		})
+	}
+}
+
+// TestAPNsID: the apns-id is the version-5 UUID of "msgId/token" in the namespace
+// uuid5(URL, "offpush:apns-id"); the values are Python's uuid.uuid5, an implementation of
+// RFC 9562 other than the one offpush uses.
+func TestAPNsID(t *testing.T) {
+	for _, c := range []struct{ msg, token, want string }{
+		{"m1", "tok", "e2483e3b-e890-5626-bfbb-a7d3a2a68770"},
+		{strings.Repeat("x", 65), "tok", "fa824e79-ae78-5427-a71e-b1db7afcad1e"},
+	} {
+		if got := APNsID(c.msg, c.token); got != c.want {
+			t.Errorf("APNsID(%q, %q) = %s, want %s", c.msg, c.token, got, c.want)
+		}
+	}
+	if APNsID("m1", "a") == APNsID("m1", "b") || APNsID("m1", "a") == APNsID("m2", "a") {
+		t.Error("distinct pushes share an apns-id")
 	}
 }
 

@@ -1,6 +1,7 @@
 package rendercmd
 
 import (
+	"offpush/render"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,12 @@ func TestRunUserControls(t *testing.T) {
 "dave":{"apnsConfig":{"preview":"none"},"devices":[{"token":"cc","busiId":2382}]}}}`)
 	ev := file(t, `{"id":"m1","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob","carol","dave"],
 "elems":[{"type":"image"}],"sentAt":"2026-12-02T14:00:00Z"}`)
-	const h = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1796306400","apns-collapse-id":"m1"}`
-	carol := `{"userId":"carol","token":"bb","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"Alice: New message"},"badge":1,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}}`
-	dave := `{"userId":"dave","token":"cc","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"You have a new message"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
+	h := func(token string) string {
+		return `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1796306400","apns-collapse-id":"m1","apns-id":"` +
+			render.APNsID("m1", token) + `"}`
+	}
+	carol := `{"userId":"carol","token":"bb","skip":null,` + h("bb") + `,"payload":{"aps":{"alert":{"body":"Alice: New message"},"badge":1,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}}`
+	dave := `{"userId":"dave","token":"cc","skip":null,` + h("cc") + `,"payload":{"aps":{"alert":{"body":"You have a new message"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
 	// 23:30 in Shanghai: bob's quiet hours.
 	out, err := run(t, "", "--event", ev, "--settings", st, "--at", "2026-12-02T23:30:00+08:00")
 	if err != nil {
@@ -33,7 +37,7 @@ func TestRunUserControls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob := `{"userId":"bob","token":"aa","skip":null,` + h + `,"payload":{"aps":{"alert":{"body":"Alice: [image]"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
+	bob := `{"userId":"bob","token":"aa","skip":null,` + h("aa") + `,"payload":{"aps":{"alert":{"body":"Alice: [image]"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}}`
 	if first := strings.Split(out, "\n")[0]; first != bob {
 		t.Errorf("before the window:\n got %s\nwant %s", first, bob)
 	}

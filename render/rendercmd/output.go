@@ -29,6 +29,7 @@ type headers struct {
 	Priority   string `json:"apns-priority"`
 	Expiration string `json:"apns-expiration"`
 	CollapseID string `json:"apns-collapse-id"`
+	ID         string `json:"apns-id"`
 }
 
 // write prints the lines of every recipient of m; sf nil means no settings file.
@@ -98,5 +99,6 @@ func headersOf(n render.Notification) *headers {
 		Priority:   strconv.Itoa(n.Priority),
 		Expiration: exp,
 		CollapseID: n.CollapseID,
+		ID:         n.ID,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"offpush/render"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,10 +30,16 @@ const (
 "erin":{"apnsConfig":{"openPush":2},"devices":[{"token":"ff","busiId":2382}]}},
 "certificates":[{"id":2382,"bundleId":"com.example.im"},{"id":2516,"bundleId":"com.example.im.enterprise"}]}`
 	now = "--at=2026-11-25T10:01:00Z"
-	// headers of m1 and m2 pushes: expiration is sentAt + 24h.
-	h1 = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m1"}`
-	h2 = `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m2"}`
 )
+
+// h1 and h2 are the headers of the m1 and m2 pushes to token: expiration is sentAt + 24h.
+func h1(token string) string {
+	return `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m1","apns-id":"` + render.APNsID("m1", token) + `"}`
+}
+
+func h2(token string) string {
+	return `"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"1795687200","apns-collapse-id":"m2","apns-id":"` + render.APNsID("m2", token) + `"}`
+}
 
 func file(t *testing.T, content string) string {
 	t.Helper()
@@ -63,26 +70,26 @@ func TestRun(t *testing.T) {
 		// through notNotifyExceptAt (enterprise topic); dave is muted by "all"; the sender is
 		// skipped even without devices.
 		{"group", []string{"--event", file(t, groupEvent), "--settings", st, now}, "", []string{
-			`{"userId":"bob","token":"aa","skip":null,` + h1 + `,` + p1("4", "b.caf") + `}`,
+			`{"userId":"bob","token":"aa","skip":null,` + h1("aa") + `,` + p1("4", "b.caf") + `}`,
 			`{"userId":"bob","token":"bb","skip":"foreground","headers":null,"payload":null}`,
 			`{"userId":"bob","token":"cc","skip":null,"error":"unknown_certificate","headers":null,"payload":null}`,
-			`{"userId":"carol","token":"dd","skip":null,` + strings.Replace(h1, `"com.example.im"`, `"com.example.im.enterprise"`, 1) +
+			`{"userId":"carol","token":"dd","skip":null,` + strings.Replace(h1("dd"), `"com.example.im"`, `"com.example.im.enterprise"`, 1) +
 				`,` + p1("1", "default") + `}`,
 			`{"userId":"dave","token":"ee","skip":"muted","headers":null,"payload":null}`,
 			`{"userId":"alice","token":null,"skip":"self_message","headers":null,"payload":null}`,
 		}},
 		// c2c from stdin: title, message sound over bob's c2cSound, ignoreBadge; erin has push off.
 		{"c2c stdin", []string{"--event", "-", "--settings", st, now}, c2cEvent, []string{
-			`{"userId":"bob","token":"aa","skip":null,` + h2 + `,"payload":{"aps":{"alert":{"title":"DM","body":"Alice: hi"},"sound":"ring.caf","thread-id":"alice"},"conv":"c2c:alice"}}`,
+			`{"userId":"bob","token":"aa","skip":null,` + h2("aa") + `,"payload":{"aps":{"alert":{"title":"DM","body":"Alice: hi"},"sound":"ring.caf","thread-id":"alice"},"conv":"c2c:alice"}}`,
 			`{"userId":"bob","token":"bb","skip":"foreground","headers":null,"payload":null}`,
 			`{"userId":"bob","token":"cc","skip":null,"error":"unknown_certificate","headers":null,"payload":null}`,
 			`{"userId":"erin","token":"ff","skip":"push_disabled","headers":null,"payload":null}`,
 		}},
 		// no settings: one background device "-" with badge 0 per recipient, dev certificates.
 		{"no settings", []string{"--event", file(t, groupEvent), now}, "", []string{
-			`{"userId":"bob","token":"-","skip":null,` + h1 + `,` + p1("1", "default") + `}`,
-			`{"userId":"carol","token":"-","skip":null,` + h1 + `,` + p1("1", "default") + `}`,
-			`{"userId":"dave","token":"-","skip":null,` + h1 + `,` + p1("1", "default") + `}`,
+			`{"userId":"bob","token":"-","skip":null,` + h1("-") + `,` + p1("1", "default") + `}`,
+			`{"userId":"carol","token":"-","skip":null,` + h1("-") + `,` + p1("1", "default") + `}`,
+			`{"userId":"dave","token":"-","skip":null,` + h1("-") + `,` + p1("1", "default") + `}`,
 			`{"userId":"alice","token":"-","skip":"self_message","headers":null,"payload":null}`,
 		}},
 		// a settings file without the user: no device.
