@@ -1,12 +1,15 @@
 package stateapi_test
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"offpush/presence"
 	"offpush/presence/stateapi"
+	"offpush/render"
 )
 
 // TestQuietHours: setAllReceiveMessageOpt with a daily window and WithTimestamp with a
@@ -71,5 +74,45 @@ func TestPreview(t *testing.T) {
 	e.call("PUT", path, `{"openPush":1}`).must(t, http.StatusOK)
 	if st := e.settings("bob"); st.Preview != "" {
 		t.Fatalf("a PUT without preview left %q", st.Preview)
+	}
+}
+
+// TestExplainRoute: the report of a sent push, a device without one and an unknown message,
+// with the apns-id of each push; a bad msgId is a 400.
+func TestExplainRoute(t *testing.T) {
+	e := newEnv(t)
+	e.register("bob", tokA)
+	e.register("bob", tokB)
+	c := presence.Claim{UserID: "bob", MsgID: "m-42", Token: tokA, SentAt: time.Now()}
+	if _, err := e.store.Claim(context.Background(), []presence.Claim{c}); err != nil {
+		t.Fatal(err)
+	}
+	c.Attempts = 1
+	must(t, e.store.Done(context.Background(), []presence.Claim{c}))
+
+	got := decode[stateapi.PushReport](t, e.call("GET", "/v1/users/bob/pushes/m-42", ""), http.StatusOK)
+	if got.UserID != "bob" || got.MsgID != "m-42" || len(got.Devices) != 2 {
+		t.Fatalf("report %+v", got)
+	}
+	a, b := got.Devices[0], got.Devices[1]
+	if a.Token != tokA || a.State != "sent" || a.Badge == nil || *a.Badge != 1 || a.Attempts != 1 || a.At == nil ||
+		a.APNsID != render.APNsID("m-42", tokA) || a.Kind != "apns" || !a.Registered {
+		t.Errorf("sent device: %+v", a)
+	}
+	if b.Token != tokB || b.State != "none" || b.Badge != nil || b.At != nil || b.APNsID != render.APNsID("m-42", tokB) {
+		t.Errorf("device without a push: %+v", b)
+	}
+	body := e.call("GET", "/v1/users/bob/pushes/nope", "").must(t, http.StatusOK)
+	want := `{"userId":"bob","msgId":"nope","devices":[{"token":"` + tokA + `","kind":"apns","state":"none","apnsId":"` +
+		render.APNsID("nope", tokA) + `","registered":true},{"token":"` + tokB + `","kind":"apns","state":"none","apnsId":"` +
+		render.APNsID("nope", tokB) + `","registered":true}]}` + "\n"
+	if body != want {
+		t.Errorf("unknown message:\n got %s\nwant %s", body, want)
+	}
+	if r := e.call("GET", "/v1/users/bob/pushes/"+strings.Repeat("m", 257), ""); r.code != http.StatusBadRequest || r.errorText() != "msgId: longer than 256 bytes" {
+		t.Errorf("long msgId: %d %s", r.code, r.body)
+	}
+	if r := e.call("GET", "/v1/users/bob/pushes/a%0Ab", ""); r.code != http.StatusBadRequest || r.errorText() != "msgId: must not contain control characters" {
+		t.Errorf("control character: %d %s", r.code, r.body)
 	}
 }

@@ -24,6 +24,7 @@ var routeTable = []struct {
 	{"PUT /v1/users/{userId}/apns-config", (*api).setAPNS},
 	{"GET /v1/users/{userId}/apns-config", (*api).getAPNSConfig},
 	{"PUT /v1/users/{userId}/receive-opts/{conversationId}", (*api).setReceiveOpt},
+	{"GET /v1/users/{userId}/pushes/{msgId}", (*api).explain},
 }
 
 // Device states of the device responses.
