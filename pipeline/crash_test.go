@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"offpush/presence"
+	"offpush/render"
 )
 
 // TestCrashSafety kills a worker mid-stream (no drain, no final commit) and starts another in
@@ -64,6 +65,21 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	t.Logf("%d pairs delivered, %d claims pending at the kill, %d repeats", len(all), len(pending), dups)
+	// Explain agrees after the restart: every push sent, with the apns-id the simulator got.
+	for pair, ds := range all {
+		if id := render.APNsID(ds[0].Headers.CollapseID, ds[0].Token); ds[0].Headers.ID != id {
+			t.Fatalf("%s went with apns-id %q, want %q", pair, ds[0].Headers.ID, id)
+		}
+	}
+	eventually(t, "explain: every push sent after the restart", func() bool {
+		for _, c := range claims {
+			rs, err := e.store.Explain(context.Background(), c.UserID, c.MsgID)
+			if err != nil || len(rs) != 1 || rs[0].State != presence.PushSent {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // pendingClaims returns the (message, token) pairs of claims whose dedupe record is still

@@ -15,6 +15,7 @@ import (
 	"offpush/apns/apnstest"
 	"offpush/event"
 	"offpush/pipeline"
+	"offpush/presence"
 )
 
 func c2c(id, to, text string) string {
@@ -112,6 +113,17 @@ func TestTokenDead(t *testing.T) {
 		t.Errorf("simulator saw %+v: a dead token must not be retried", st)
 	}
 	eventually(t, "token_removed counted", func() bool { return w.pushes(t)["token_removed/Unregistered"] == 1 })
+	// Support still sees the removed token, with what happened to the push.
+	eventually(t, "explain: token_removed and sent", func() bool {
+		rs, err := e.store.Explain(context.Background(), "bob", "t1")
+		if err != nil || len(rs) != 2 {
+			return false
+		}
+		byTok := map[string]presence.PushRecord{rs[0].Token: rs[0], rs[1].Token: rs[1]}
+		d, a := byTok[dead], byTok[alive]
+		return d.State == presence.PushTokenRemoved && !d.Registered && d.Attempts == 1 &&
+			a.State == presence.PushSent && a.Registered && a.Badge == 1
+	})
 	if n := w.counter(t, "offpush.dlq.records", func(attrs) string { return "" })[""]; n != 0 {
 		t.Errorf("%d DLQ records, want none", n)
 	}

@@ -14,6 +14,7 @@ func init() {
 	verbs["replay"] = verb{replay.Command, "re-publish dead letters (filters: --reason, --since, --until, --user, --max, --max-age; --dry-run)"}
 	verbs["bench"] = verb{bench.Command, "load test of the whole pipeline against a plain apns2 loop; prints a summary and writes JSON"}
 	verbs["publish"] = verb{app.Publish, "produce events (JSON lines from a file or stdin) to a topic"}
+	verbs["explain"] = verb{app.Explain, "what offpush did with one message for each device of one user (support; --user, --msg, --json)"}
 	verbs["render"] = verb{rendercmd.Run, "show the APNs requests an event would cause for given settings, without sending"}
 	verbs["apns-sim"] = verb{apnstest.Command, "the APNs simulator (HTTP/2 TLS, provider API, fault injection)"}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -26,7 +27,8 @@ type demoDevice struct {
 
 // demoDevices cover every certificate kind and the skip rules: bob has a background iPhone and
 // a foreground iPad, carol uses the enterprise app (token auth), dave turned push off, erin
-// runs a development build, frank muted the hiking group.
+// runs a development build, frank muted the hiking group; in the book club, grace is in her
+// quiet hours, henry gets his pushes silently and ivy hides previews.
 var demoDevices = []demoDevice{
 	{"bob", "iPhone", strings.Repeat("b0", 32), 2382, 2, false},
 	{"bob", "iPad", strings.Repeat("b1", 32), 2382, 0, true},
@@ -34,6 +36,9 @@ var demoDevices = []demoDevice{
 	{"dave", "iPhone", strings.Repeat("d0", 32), 2382, 0, false},
 	{"erin", "iPhone", strings.Repeat("e0", 32), 2383, 5, false},
 	{"frank", "iPhone", strings.Repeat("f0", 32), 2382, 0, false},
+	{"grace", "iPhone", strings.Repeat("9a", 32), 2382, 0, false},
+	{"henry", "iPhone", strings.Repeat("9b", 32), 2382, 0, false},
+	{"ivy", "iPhone", strings.Repeat("9c", 32), 2382, 0, false},
 }
 
 // demoEvents are c2c and group messages of every elem type and per-message option.
@@ -46,6 +51,7 @@ var demoEvents = []string{
 	`{"id":"demo-6","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"custom","data":"typing"}]}`,
 	`{"id":"demo-7","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"psst"}],"offlinePush":{"title":"Secret","desc":"You have a new message","ext":"{\"open\":\"chat/alice\"}","ios":{"sound":"push.no_sound","ignoreBadge":true}}}`,
 	`{"id":"demo-8","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"read receipt"}],"offlinePush":{"pushFlag":"noPush"}}`,
+	`{"id":"demo-9","chatType":"group","sender":{"userId":"alice","nickname":"Alice"},"group":{"id":"g-7","name":"Book club"},"recipients":["grace","henry","ivy"],"elems":[{"type":"text","text":"chapter 3 tonight?"}]}`,
 }
 
 // runDemo waits for the worker, seeds the demo state and publishes the demo events.
@@ -74,7 +80,7 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 	if err := k.Produce(ctx, topic, msgs...); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 9 pushes; skipped: bob's iPad (foreground), dave (push off), frank (muted group), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
+	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 11 pushes (henry's silent, ivy's without preview); skipped: bob's iPad (foreground), dave (push off), frank (muted group), grace (quiet hours), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
 		"Try more: offpush publish --brokers %s --topic %s FILE, or the state API:\n"+
 		"  %s\nCtrl-C stops.\n\n",
 		len(msgs), topic, k.Brokers[0], topic, curl)
@@ -101,7 +107,21 @@ func seedDemo(ctx context.Context, s *presence.Store, printer *pushPrinter) erro
 	if err := s.SetSettings(ctx, "dave", presence.Settings{OpenPush: presence.OpenPushOff}); err != nil {
 		return err
 	}
-	return s.SetReceiveOpt(ctx, "frank", "group:g-42", presence.NotNotify)
+	if err := s.SetReceiveOpt(ctx, "frank", "group:g-42", presence.NotNotify); err != nil {
+		return err
+	}
+	// grace: quiet hours for the next hour, from now.
+	quiet, err := presence.OnceWindow(time.Now().Add(-time.Minute).Unix(), 3600)
+	if err != nil {
+		return err
+	}
+	if err := s.SetReceiveWindow(ctx, "grace", presence.NotNotify, quiet); err != nil {
+		return err
+	}
+	if err := s.SetReceiveOpt(ctx, "henry", presence.AllConversations, presence.Silent); err != nil {
+		return err
+	}
+	return s.SetSettings(ctx, "ivy", presence.Settings{Preview: presence.PreviewNone})
 }
 
 // pushPrinter turns the simulator's delivery lines into one readable line per push.
@@ -148,6 +168,7 @@ type demoDelivery struct {
 			Alert struct{ Title, Body string } `json:"alert"`
 			Badge *int                         `json:"badge"`
 			Sound string                       `json:"sound"`
+			Level string                       `json:"interruption-level"`
 		} `json:"aps"`
 		Ext string `json:"ext"`
 	} `json:"payload"`
@@ -174,6 +195,9 @@ func (p *pushPrinter) print(line []byte) {
 	}
 	if a.Sound != "" {
 		extra += " sound=" + a.Sound
+	}
+	if a.Level != "" {
+		extra += " interruption-level=" + a.Level
 	}
 	if d.Payload.Ext != "" {
 		extra += " ext=" + d.Payload.Ext

@@ -3,9 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"offpush/presence/stateapi"
+	"offpush/render"
 	"strings"
 	"sync"
 	"testing"
@@ -48,16 +51,18 @@ func TestDevDemo(t *testing.T) {
 		`erin/iPhone   com.example.im             demo-3   "Carol (Hiking): [voice]" badge=`,
 		`demo-5   "Alice: Payment received"`,
 		`demo-7   "Secret — Alice: You have a new message" ext={"open":"chat/alice"}`,
+		`henry/iPhone  com.example.im             demo-9   "Alice (Book club): chapter 3 tonight?" badge=1 interruption-level=passive`,
+		`ivy/iPhone    com.example.im             demo-9   "You have a new message" badge=1 sound=default`,
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for strings.Count(out.String(), "\npush ") < 9 {
+	for strings.Count(out.String(), "\npush ") < 11 {
 		select {
 		case err := <-done:
 			t.Fatalf("dev stopped early: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("9 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
+			t.Fatalf("11 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
 		}
 	}
 	checkMetrics(t, "http://"+ops)
@@ -77,7 +82,7 @@ func TestDevDemo(t *testing.T) {
 			pushes = append(pushes, l)
 		}
 	}
-	for _, skipped := range []string{"bob/iPad", "dave/", "frank/", " demo-6 ", " demo-8 "} {
+	for _, skipped := range []string{"bob/iPad", "dave/", "frank/", "grace/", " demo-6 ", " demo-8 "} {
 		for _, l := range pushes {
 			if strings.Contains(l, skipped) {
 				t.Errorf("%q was pushed but must be skipped: %s", skipped, l)
@@ -106,11 +111,11 @@ func checkMetrics(t *testing.T, base string) {
 		}
 	}
 	want := []string{
-		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 8`,
-		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 9`,
+		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 9`,
+		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 11`,
 		`outcome="skipped",reason="foreground"} 5`, // bob's iPad, for each of the 5 messages to bob
 		`outcome="skipped",reason="push_disabled"} 1`,
-		`outcome="skipped",reason="muted"} 1`,
+		`outcome="skipped",reason="muted"} 2`, // frank's group, grace's quiet hours
 		`outcome="skipped",reason="empty_custom"} 1`,
 		`outcome="skipped",reason="no_push_flag"} 1`,
 		`offpush_apns_request_duration_seconds_count{`,
@@ -170,5 +175,23 @@ func checkStateAPI(t *testing.T, base string) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || strings.Count(string(b), `"token"`) != 2 || !strings.Contains(string(b), `"state":"foreground"`) {
 		t.Errorf("GET bob's devices = %d %s, want his two devices, one in the foreground", resp.StatusCode, b)
+	}
+	// Explain demo-1 for bob: his iPhone got it, his iPad (foreground) did not.
+	req, _ = http.NewRequest("GET", base+"/v1/users/bob/pushes/demo-1", nil)
+	req.Header.Set("Authorization", "Bearer dev")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep stateapi.PushReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != 200 || len(rep.Devices) != 2 {
+		t.Fatalf("GET bob's pushes of demo-1 = %d %+v %v", resp.StatusCode, rep, err)
+	}
+	for _, d := range rep.Devices {
+		want := map[string]string{strings.Repeat("b0", 32): "sent", strings.Repeat("b1", 32): "none"}[d.Token]
+		if d.State != want || d.APNsID != render.APNsID("demo-1", d.Token) {
+			t.Errorf("demo-1 to %s: %+v, want %s", d.Token[:4], d, want)
+		}
 	}
 }

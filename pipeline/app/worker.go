@@ -74,14 +74,19 @@ func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err
 	if w.APNs, err = newPool(cfg.APNs, w.Certs); err != nil {
 		return err
 	}
-	w.Store = presence.New(w.Redis, presence.Options{
+	w.Store = presence.New(w.Redis, presenceOptions(cfg))
+	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
+	return err
+}
+
+// presenceOptions are the Store's options of cfg.
+func presenceOptions(cfg config.Config) presence.Options {
+	return presence.Options{
 		Prefix: cfg.Presence.Prefix, ForegroundTTL: cfg.Presence.ForegroundTTL, DedupeTTL: cfg.Presence.DedupeTTL,
 		// A claim is another worker's while its send can still be running: the retry budget
 		// plus the last attempt's timeout, with a timeout of margin for the wait for a sender.
 		ClaimLease: cfg.APNs.MaxElapsed + 2*cfg.APNs.Timeout,
-	})
-	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
-	return err
+	}
 }
 
 // Close releases the connections of w.

@@ -17,6 +17,7 @@ import (
 	"offpush/pipeline/kafkatest"
 	"offpush/pipeline/replay"
 	"offpush/presence"
+	"offpush/render"
 	"offpush/presence/redistest"
 )
 
@@ -40,6 +41,9 @@ func TestOutageDeadLetterReplayedOnce(t *testing.T) {
 	if n := len(s.sim.Deliveries()); n != 0 {
 		t.Fatalf("%d deliveries during the outage", n)
 	}
+	if r := s.explain("m-outage"); r.State != presence.PushDeadLetter || r.Attempts < 2 {
+		t.Errorf("explain during the outage: %+v, want dead_letter after the retries", r)
+	}
 
 	s.sim.SetFault(apnstest.Fault{}) // APNs is back
 	if sum := s.replay("offpush-replay"); sum != (replay.Summary{Read: 1, Replayed: 1}) {
@@ -51,6 +55,13 @@ func TestOutageDeadLetterReplayedOnce(t *testing.T) {
 	if len(got) != 1 || got[0].Token != tok || got[0].Headers.CollapseID != "m-outage" {
 		t.Fatalf("deliveries %+v, want m-outage to bob's device once", got)
 	}
+	if id := render.APNsID("m-outage", tok); got[0].Headers.ID != id {
+		t.Errorf("the replay went with apns-id %q, want %q", got[0].Headers.ID, id)
+	}
+	s.eventually("explain: sent after the replay", func() bool {
+		r := s.explain("m-outage")
+		return r.State == presence.PushSent && r.Attempts == 1
+	})
 
 	if sum := s.replay("offpush-replay"); sum != (replay.Summary{}) {
 		t.Errorf("second replay of the group: %+v, want nothing", sum)
@@ -71,6 +82,16 @@ func TestOutageDeadLetterReplayedOnce(t *testing.T) {
 	if n := len(all(t, s.k, s.dlq)); n != 1 {
 		t.Errorf("%d DLQ records, want still 1: the replay must not fail again", n)
 	}
+}
+
+// explain is the one record of bob's one device for message msg.
+func (s *system) explain(msg string) presence.PushRecord {
+	s.t.Helper()
+	rs, err := s.store.Explain(context.Background(), "bob", msg)
+	if err != nil || len(rs) != 1 {
+		s.t.Fatalf("explain %s: %+v, %v", msg, rs, err)
+	}
+	return rs[0]
 }
 
 // system is a worker as offpush run wires it: Kafka, a real redis-server, the APNs simulator
