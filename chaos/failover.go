@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -85,6 +86,8 @@ type FailoverTimes struct {
 	// OtherGap is the longest pause between two pushes to users of other masters from the
 	// kill to 5 s after the heal (a cluster marks itself down until the replica takes over).
 	OtherGap time.Duration
+	// OtherGapAt: kill → the start of that pause.
+	OtherGapAt time.Duration
 	// FullRate: heal → the first second in which the killed master's users got at least as
 	// many pushes as in an average second of the 3 s before the kill; -1 if none did.
 	FullRate time.Duration
@@ -124,7 +127,9 @@ func (h *Harness) failoverTimes(f *Failover, ds []Delivery) FailoverTimes {
 		if t.After(f.HealedAt.Add(5 * time.Second)) {
 			break
 		}
-		ft.OtherGap = max(ft.OtherGap, t.Sub(prev))
+		if t.Sub(prev) > ft.OtherGap {
+			ft.OtherGap, ft.OtherGapAt = t.Sub(prev), prev.Sub(f.KilledAt)
+		}
 		prev = t
 	}
 	before := 0
@@ -157,9 +162,9 @@ func (ft FailoverTimes) String() string {
 		}
 		return x.Round(10 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("kill → heal %s; kill → first push to other masters' users %s (longest pause %s); "+
+	return fmt.Sprintf("kill → heal %s; kill → first push to other masters' users %s (longest pause %s, from kill+%s); "+
 		"heal → first push to the killed master's users %s, → their full rate %s (%d pushes after the heal)",
-		d(ft.Heal), d(ft.FirstOther), d(ft.OtherGap), d(ft.FirstVictim), d(ft.FullRate), ft.VictimBacklog)
+		d(ft.Heal), d(ft.FirstOther), d(ft.OtherGap), d(ft.OtherGapAt), d(ft.FirstVictim), d(ft.FullRate), ft.VictimBacklog)
 }
 
 // CheckJSONLogs fails the test for every line of w's output that is not a JSON object (the
@@ -188,4 +193,70 @@ func (h *Harness) CheckJSONLogs(w *Worker) {
 	if bad > 5 {
 		h.t.Errorf("… %d lines of %s are not JSON", bad, w.Name)
 	}
+}
+
+// RetryLog summarizes the Redis errors a worker logged ("retrying") around a failover: per
+// call and kind of error, how many, and the first and last relative to the kill. With
+// OFFPUSH_CHAOS_KEEPLOG=dir the worker's log is also copied to dir.
+func (h *Harness) RetryLog(w *Worker, f *Failover) string {
+	h.t.Helper()
+	type span struct {
+		n           int
+		first, last time.Time
+	}
+	kinds := map[string]*span{}
+	var order []string
+	out, err := os.ReadFile(w.Proc.StderrPath) // the worker logs to stderr
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if dir := os.Getenv("OFFPUSH_CHAOS_KEEPLOG"); dir != "" {
+		_ = os.WriteFile(dir+"/"+w.Name+".stderr", out, 0o644)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+			Op   string    `json:"op"`
+			Err  string    `json:"err"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "retrying" {
+			continue
+		}
+		k := rec.Op + ": " + errorKind(rec.Err)
+		s := kinds[k]
+		if s == nil {
+			s = &span{first: rec.Time}
+			kinds[k] = s
+			order = append(order, k)
+		}
+		s.n++
+		s.last = rec.Time
+	}
+	if len(order) == 0 {
+		return "no Redis call was retried"
+	}
+	var b strings.Builder
+	for _, k := range order {
+		s := kinds[k]
+		fmt.Fprintf(&b, "\n  %s: %d retries, kill%+.2fs … kill%+.2fs", k, s.n,
+			s.first.Sub(f.KilledAt).Seconds(), s.last.Sub(f.KilledAt).Seconds())
+	}
+	return fmt.Sprintf("Redis calls retried (heal at kill%+.2fs):%s", f.HealedAt.Sub(f.KilledAt).Seconds(), b.String())
+}
+
+// errorKind is the kind of a logged Redis error, without addresses and counts.
+func errorKind(err string) string {
+	for _, k := range []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "connection refused",
+		"connection reset", "i/o timeout", "EOF", "context deadline exceeded"} {
+		if strings.Contains(err, k) {
+			return k
+		}
+	}
+	if len(err) > 80 {
+		err = err[:80]
+	}
+	return err
 }

@@ -27,6 +27,7 @@ func TestRedisMasterFailover(t *testing.T) {
 	}
 	ft := h.failoverTimes(f, ds)
 	h.Note("%s", ft)
+	h.logf("%s", h.RetryLog(w, f))
 	const resume = 10 * time.Second // the requirement, not a measurement
 	if ft.VictimBacklog == 0 {
 		t.Errorf("no push to the killed master's users came after the heal: the fault missed the stream")
