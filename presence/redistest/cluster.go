@@ -22,6 +22,12 @@ import (
 // two to three node timeouts after the master died.
 const NodeTimeout = time.Second
 
+// RequireFullCoverage is the cluster-require-full-coverage of the clusters this package
+// starts, as offpush's deployment documents it: "no", so that while a dead master's slots
+// are uncovered (from its failure detection to its replica's promotion) the other masters
+// keep serving their own slots instead of answering CLUSTERDOWN for every key.
+const RequireFullCoverage = "no"
+
 // clusterTimeout bounds the creation of a cluster and every wait for it to be healthy.
 const clusterTimeout = 30 * time.Second
 
@@ -101,7 +107,8 @@ func newCluster(dir string, ownDir bool, masters, replicasPerMaster int) (*Clust
 		}
 		s, err := startServer(bin, nodeDir, []string{"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(nodeDir, "nodes.conf"),
-			"--cluster-node-timeout", strconv.FormatInt(NodeTimeout.Milliseconds(), 10)})
+			"--cluster-node-timeout", strconv.FormatInt(NodeTimeout.Milliseconds(), 10),
+			"--cluster-require-full-coverage", RequireFullCoverage})
 		if s != nil {
 			c.Nodes = append(c.Nodes, s)
 		}

@@ -7,7 +7,8 @@
 //
 // StartCluster (or NewCluster, for a cluster shared by a package's tests) starts a Redis
 // Cluster of such servers: masters with optional replicas, created by redis-cli --cluster
-// create, with a short node timeout so that a killed master's replica takes over in seconds.
+// create, with a short node timeout so that a killed master's replica takes over in seconds,
+// and cluster-require-full-coverage no, so that the other masters serve their slots meanwhile.
 package redistest
 
 import (

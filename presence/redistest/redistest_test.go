@@ -102,9 +102,46 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("WAIT 1 = %d, %v", n, err)
 	}
 
-	m.Kill()
-	if err := c.WaitHealthy(20 * time.Second); err != nil {
+	// A key of another master stays readable from the kill to the promotion: the cluster
+	// does not require full coverage.
+	other := ""
+	for i := 2; other == ""; i++ {
+		k := fmt.Sprintf("{u%d}:k", i)
+		if o, err := c.MasterOf(k); err != nil {
+			t.Fatal(err)
+		} else if o != m {
+			other = k
+		}
+	}
+	if err := cc.Set(ctx, other, "v", 0).Err(); err != nil {
 		t.Fatal(err)
+	}
+	otherMaster, _ := c.MasterOf(other)
+	od := redis.NewClient(&redis.Options{Addr: otherMaster.Addr, MaxRetries: -1})
+	defer od.Close()
+	healed := make(chan error, 1)
+
+	m.Kill()
+	go func() { healed <- c.WaitHealthy(20 * time.Second) }()
+	reads, failed := 0, 0
+	var firstErr error
+	for done := false; !done; {
+		select {
+		case err := <-healed:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
+		case <-time.After(20 * time.Millisecond):
+			reads++
+			if err := od.Get(ctx, other).Err(); err != nil {
+				failed++
+				firstErr = firstOf(firstErr, err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d reads of %s on a live master failed during the failover, first: %v", failed, reads, other, firstErr)
 	}
 	promoted, err := c.MasterOf("{u1}:k")
 	if err != nil {
@@ -168,4 +205,11 @@ func TestNewClusterShared(t *testing.T) {
 			t.Errorf("node %s still up after Close", n.Addr)
 		}
 	}
+}
+
+func firstOf(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
 }
