@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"offpush/presence"
 )
@@ -17,11 +19,20 @@ const mergeRunners = 4
 // the default batch so that a full batch is not split.
 const mergeMax = 1024
 
+// failingFor is how long the users of a call that failed on its own are kept out of merged
+// calls, unless a later call of theirs succeeds first.
+const failingFor = 10 * time.Second
+
 // coalescer is a Store that merges the Lookup, Claim, Done and Release calls of concurrent
 // events into one call of the underlying Store each: one Redis round trip instead of one per
-// event, which is most of a one-to-one push's cost. A merged call that fails is retried call
-// by call, so that one unavailable slot (a Redis Cluster master down) fails only the events
-// that touch it.
+// event, which is most of a one-to-one push's cost.
+//
+// One unavailable slot (a Redis Cluster master down) must hold back only the events that
+// touch it. A merged call fails as a whole, so when one fails its calls are tried again each
+// on its own and at once, not one after another: the others' results do not wait for the
+// failing ones. The users of a call that failed on its own are then kept out of merged calls
+// (their calls go out alone, from the caller) until a call of theirs succeeds, or for
+// failingFor, so that later merged calls do not wait for them to fail again.
 type coalescer struct {
 	Store
 	lookup  *merger[string, presence.Recipient]
@@ -36,11 +47,12 @@ func newCoalescer(s Store) *coalescer {
 			return make([]struct{}, len(in)), f(ctx, in)
 		}
 	}
+	user := func(c presence.Claim) string { return c.UserID }
 	return &coalescer{Store: s,
-		lookup:  newMerger(s.Lookup),
-		claim:   newMerger(s.Claim),
-		done:    newMerger(noResult(s.Done)),
-		release: newMerger(noResult(s.Release)),
+		lookup:  newMerger(s.Lookup, func(u string) string { return u }),
+		claim:   newMerger(s.Claim, user),
+		done:    newMerger(noResult(s.Done), user),
+		release: newMerger(noResult(s.Release), user),
 	}
 }
 
@@ -76,11 +88,18 @@ func (c *coalescer) Release(ctx context.Context, claims []presence.Claim) error 
 	return err
 }
 
-// merger merges concurrent calls of do whose results are in input order.
+// merger merges concurrent calls of do whose results are in input order. key names the
+// user of an item: the unit that a failed call keeps out of merged calls.
 type merger[T, R any] struct {
 	do    func(context.Context, []T) ([]R, error)
+	key   func(T) string
 	calls chan *mergeCall[T, R]
 	wg    sync.WaitGroup
+
+	nFailing atomic.Int64 // len(failing): calls skip the lock while nobody fails
+	mu       sync.Mutex
+	failing  map[string]time.Time // users of calls that failed on their own, until when
+	pruneAt  int                  // len(failing) at which expired entries are removed
 }
 
 type mergeCall[T, R any] struct {
@@ -91,8 +110,9 @@ type mergeCall[T, R any] struct {
 	done chan struct{}
 }
 
-func newMerger[T, R any](do func(context.Context, []T) ([]R, error)) *merger[T, R] {
-	return &merger[T, R]{do: do, calls: make(chan *mergeCall[T, R], 4*mergeRunners)}
+func newMerger[T, R any](do func(context.Context, []T) ([]R, error), key func(T) string) *merger[T, R] {
+	return &merger[T, R]{do: do, key: key, calls: make(chan *mergeCall[T, R], 4*mergeRunners),
+		failing: map[string]time.Time{}, pruneAt: 1024}
 }
 
 func (m *merger[T, R]) start() {
@@ -106,12 +126,17 @@ func (m *merger[T, R]) stop() {
 	m.wg.Wait()
 }
 
-// call runs do(in), merged with whatever other calls are waiting.
+// call runs do(in), merged with whatever other calls are waiting, or alone if a user of in
+// failed lately.
 func (m *merger[T, R]) call(ctx context.Context, in []T) ([]R, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
 	c := &mergeCall[T, R]{ctx: ctx, in: in, done: make(chan struct{})}
+	if m.anyFailing(in) {
+		m.alone(c)
+		return c.out, c.err
+	}
 	select {
 	case m.calls <- c:
 	case <-ctx.Done():
@@ -146,26 +171,83 @@ func (m *merger[T, R]) run() {
 	}
 }
 
+// runBatch makes batch one call of do, or, if that fails, gives each call a goroutine of its
+// own: the runner goes back to merging and no call waits for another's failure.
 func (m *merger[T, R]) runBatch(batch []*mergeCall[T, R], n int) {
-	defer func() {
+	if len(batch) == 1 {
+		m.alone(batch[0])
+		close(batch[0].done)
+		return
+	}
+	in := make([]T, 0, n)
+	for _, c := range batch {
+		in = append(in, c.in...)
+	}
+	out, err := m.do(batch[0].ctx, in)
+	if err == nil && len(out) == n {
 		for _, c := range batch {
+			c.out, out = out[:len(c.in):len(c.in)], out[len(c.in):]
 			close(c.done)
 		}
-	}()
-	if len(batch) > 1 {
-		in := make([]T, 0, n)
-		for _, c := range batch {
-			in = append(in, c.in...)
+		return
+	}
+	for _, c := range batch {
+		m.wg.Go(func() {
+			m.alone(c)
+			close(c.done)
+		})
+	}
+}
+
+// alone runs c as a call of do of its own and notes whether its users failed.
+func (m *merger[T, R]) alone(c *mergeCall[T, R]) {
+	c.out, c.err = m.do(c.ctx, c.in)
+	switch {
+	case c.err == nil:
+		if m.nFailing.Load() > 0 {
+			m.setFailing(c.in, time.Time{})
 		}
-		out, err := m.do(batch[0].ctx, in)
-		if err == nil && len(out) == n {
-			for _, c := range batch {
-				c.out, out = out[:len(c.in):len(c.in)], out[len(c.in):]
+	case c.ctx.Err() == nil: // the caller's end says nothing about its users
+		m.setFailing(c.in, time.Now().Add(failingFor))
+	}
+}
+
+// anyFailing reports whether a user of in failed on its own less than failingFor ago.
+func (m *merger[T, R]) anyFailing(in []T) bool {
+	if m.nFailing.Load() == 0 {
+		return false
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range in {
+		if until, ok := m.failing[m.key(v)]; ok && now.Before(until) {
+			return true
+		}
+	}
+	return false
+}
+
+// setFailing keeps the users of in out of merged calls until until, or lets them back in
+// when until is zero.
+func (m *merger[T, R]) setFailing(in []T, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range in {
+		if until.IsZero() {
+			delete(m.failing, m.key(v))
+		} else {
+			m.failing[m.key(v)] = until
+		}
+	}
+	if len(m.failing) >= m.pruneAt {
+		now := time.Now()
+		for k, t := range m.failing {
+			if !now.Before(t) {
+				delete(m.failing, k)
 			}
-			return
 		}
+		m.pruneAt = max(1024, 2*len(m.failing))
 	}
-	for _, c := range batch { // alone, or the merged call failed: each on its own
-		c.out, c.err = m.do(c.ctx, c.in)
-	}
+	m.nFailing.Store(int64(len(m.failing)))
 }

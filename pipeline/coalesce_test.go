@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,7 @@ func TestMergerMerges(t *testing.T) {
 			out[i] = fmt.Sprint(v)
 		}
 		return out, nil
-	})
+	}, strconv.Itoa)
 	m.start()
 	const calls = 40
 	var wg sync.WaitGroup
@@ -72,7 +73,7 @@ func TestMergerFailureIsolated(t *testing.T) {
 			return nil, bad
 		}
 		return in, nil
-	})
+	}, strconv.Itoa)
 	m.start()
 	defer m.stop()
 	var wg sync.WaitGroup
@@ -87,6 +88,93 @@ func TestMergerFailureIsolated(t *testing.T) {
 		if (i == 13) != (err != nil) {
 			t.Errorf("call %d: err %v", i, err)
 		}
+	}
+}
+
+// TestMergerFailureDoesNotHoldOthers: a merged call that includes users whose calls take long
+// to fail (a dead Redis master) delays the other calls of the batch by that one failure, not
+// by one failure per failing call; afterwards the failing users' calls go out alone and the
+// others' merged calls do not wait for them at all, until a failing user's call succeeds.
+func TestMergerFailureDoesNotHoldOthers(t *testing.T) {
+	const slow = 300 * time.Millisecond // how long a call with a dead user takes to fail
+	gate := make(chan struct{})
+	var dead atomic.Bool
+	dead.Store(true)
+	var inDo atomic.Int64
+	m := newMerger(func(_ context.Context, in []int) ([]int, error) {
+		inDo.Add(int64(len(in)))
+		<-gate
+		if dead.Load() && slices.ContainsFunc(in, func(v int) bool { return v < 0 }) {
+			time.Sleep(slow)
+			return nil, errors.New("dial tcp: connection refused")
+		}
+		return in, nil
+	}, strconv.Itoa)
+	m.start()
+	defer m.stop()
+
+	// round calls the users 1..healthy and -1..-failing, each user a call of its own, and
+	// returns how long the slowest healthy call took and every healthy result.
+	round := func(healthy, failing int, wait func()) (time.Duration, []error) {
+		var wg sync.WaitGroup
+		took := make([]time.Duration, healthy)
+		errs := make([]error, healthy)
+		start := time.Now()
+		for i := range failing {
+			wg.Go(func() { _, _ = m.call(context.Background(), []int{-1 - i}) })
+		}
+		for i := range healthy {
+			wg.Go(func() {
+				out, err := m.call(context.Background(), []int{1 + i})
+				if err == nil && !slices.Equal(out, []int{1 + i}) {
+					err = fmt.Errorf("call of %d got %v", 1+i, out)
+				}
+				took[i], errs[i] = time.Since(start), err
+			})
+		}
+		wait()
+		wg.Wait()
+		return slices.Max(took), errs
+	}
+
+	// The runners wait in do while the calls queue, so the healthy calls are merged with the
+	// failing ones: the merged call fails after slow, then each call runs on its own.
+	for range mergeRunners {
+		go func() { _, _ = m.call(context.Background(), []int{0}) }()
+	}
+	took, errs := round(8, 6, func() {
+		queued(m, &inDo, mergeRunners+14, 1)
+		close(gate)
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	// Before, the 6 failing calls ran one after another ahead of the healthy ones: 7 × slow.
+	if took > 3*slow {
+		t.Errorf("healthy calls merged with failing ones took %v, want about %v (one failure)", took, slow)
+	}
+
+	// The failing users are known now: their calls go alone and the healthy ones do not
+	// wait for them.
+	took, errs = round(8, 6, func() {})
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if took > slow/2 {
+		t.Errorf("healthy calls took %v while known-failing users' calls were made, want well under %v", took, slow)
+	}
+
+	// A failing user whose call succeeds is merged again.
+	dead.Store(false)
+	if _, err := m.call(context.Background(), []int{-1}); err != nil {
+		t.Fatal(err)
+	}
+	if m.anyFailing([]int{-1}) || !m.anyFailing([]int{-2}) {
+		t.Errorf("after -1's call succeeded: -1 failing %v, -2 failing %v; want false, true", m.anyFailing([]int{-1}), m.anyFailing([]int{-2}))
 	}
 }
 
