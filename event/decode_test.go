@@ -70,6 +70,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown elem", base(`{"type":"image"}`, `{"type":"xyz"}`), `elems[1].type: unknown "xyz"`},
 		{"elem without type", base(`{"type":"image"}`, `{}`), `elems[1].type: required`},
 		{"bad pushFlag", base(`"pushFlag":"default"`, `"pushFlag":"loud"`), `offlinePush.pushFlag: unknown "loud"`},
+		{"bad priority", base(`"pushFlag":"default"`, `"pushFlag":"default","priority":"urgent"`), `offlinePush.priority: unknown "urgent" (want high or normal)`},
+		{"priority number", base(`"pushFlag":"default"`, `"pushFlag":"default","priority":10`), `offlinePush.priority`},
+		{"bad pushType", base(`"ignoreBadge":true`, `"ignoreBadge":true,"pushType":"pushkit"`), `offlinePush.ios.pushType: unknown "pushkit" (want apns or voip)`},
+		{"bad interruptionLevel", base(`"ignoreBadge":true`, `"ignoreBadge":true,"interruptionLevel":"urgent"`), `offlinePush.ios.interruptionLevel: unknown "urgent" (want passive, active, time-sensitive or critical)`},
+		{"image not a URL", base(`"ignoreBadge":true`, `"ignoreBadge":true,"image":"a.jpg"`), `offlinePush.ios.image: want an absolute http or https URL`},
+		{"image ftp", base(`"ignoreBadge":true`, `"ignoreBadge":true,"image":"ftp://cdn.example.com/a.jpg"`), `offlinePush.ios.image: want an absolute http or https URL`},
+		{"image too long", base(`"ignoreBadge":true`, `"ignoreBadge":true,"image":"https://cdn.example.com/`+strings.Repeat("a", MaxImageURLLen)+`"`), `offlinePush.ios.image: longer than 1024 bytes`},
+		{"backgroundNotification string", base(`"ignoreBadge":true`, `"ignoreBadge":true,"backgroundNotification":"yes"`), `offlinePush.ios.backgroundNotification`},
 		{"id too long", base(`"id":"m1"`, `"id":"`+strings.Repeat("x", MaxIDLen+1)+`"`), "id: longer than 256 bytes"},
 		{"too many recipients", base(`"recipients":["bob","carol"]`, `"recipients":[`+strings.Repeat(`"u",`, MaxRecipients)+`"u"]`), "recipients: 100001 entries, at most 100000 allowed"},
 	}
@@ -124,5 +132,19 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodeSDKOptions: the newer SDK's push options decode into their fields.
+func TestDecodeSDKOptions(t *testing.T) {
+	m, err := Decode([]byte(`{"id":"m3","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"hi"}],
+"offlinePush":{"priority":"normal","ios":{"pushType":"voip","image":"https://cdn.example.com/a.jpg","subtitle":"S",
+"interruptionLevel":"time-sensitive","backgroundNotification":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := IOS{PushType: PushVoIP, Image: "https://cdn.example.com/a.jpg", Subtitle: "S", InterruptionLevel: TimeSensitive, BackgroundNotification: true}
+	if m.OfflinePush.Priority != PriorityNormal || *m.OfflinePush.IOS != want {
+		t.Errorf("offlinePush %+v, ios %+v", m.OfflinePush, m.OfflinePush.IOS)
 	}
 }

@@ -10,7 +10,10 @@
 //     is required when chatType is "group";
 //   - recipients holds 1..MaxRecipients non-empty user ids, elems 1..MaxElems elements of a
 //     known type, atUserIds at most MaxRecipients entries;
-//   - offlinePush.pushFlag is "default", "noPush" or empty.
+//   - offlinePush.pushFlag is "default", "noPush" or empty; offlinePush.priority "high",
+//     "normal" or empty; offlinePush.ios.pushType "apns", "voip" or empty;
+//     ios.interruptionLevel "passive", "active", "time-sensitive", "critical" or empty;
+//     ios.image an absolute http(s) URL of at most MaxImageURLLen bytes.
 //
 // Unknown fields are ignored, so IM core can add fields without breaking older workers.
 package event
@@ -27,6 +30,8 @@ const (
 	MaxElems = 256
 	// MaxIDLen bounds message, user, group and conversation ids.
 	MaxIDLen = 256
+	// MaxImageURLLen bounds offlinePush.ios.image.
+	MaxImageURLLen = 1024
 )
 
 // ChatType is the conversation kind of a message.
@@ -76,6 +81,35 @@ const (
 // NoSound is kIOSOfflinePushNoSound: as a sound it means the push plays no sound.
 const NoSound = "push.no_sound"
 
+// Priority is offlinePush.priority: how urgently APNs delivers the push.
+type Priority string
+
+// Priorities; empty is PriorityHigh.
+const (
+	PriorityHigh   Priority = "high"   // apns-priority 10: now
+	PriorityNormal Priority = "normal" // apns-priority 5: when the device saves power
+)
+
+// PushType is offlinePush.ios.pushType (the SDK's iOSPushType).
+type PushType string
+
+// Push types; empty is PushAPNs.
+const (
+	PushAPNs PushType = "apns" // an ordinary alert
+	PushVoIP PushType = "voip" // a PushKit call push, to the recipient's VoIP tokens
+)
+
+// InterruptionLevel is offlinePush.ios.interruptionLevel, Apple's aps.interruption-level.
+type InterruptionLevel string
+
+// Interruption levels (Apple, "Generating a remote notification").
+const (
+	Passive       InterruptionLevel = "passive"
+	Active        InterruptionLevel = "active"
+	TimeSensitive InterruptionLevel = "time-sensitive"
+	Critical      InterruptionLevel = "critical"
+)
+
 // Message is one IM message event as IM core publishes it.
 type Message struct {
 	ID          string       `json:"id"`
@@ -119,14 +153,22 @@ type OfflinePush struct {
 	Desc     string   `json:"desc,omitempty"`
 	Ext      string   `json:"ext,omitempty"`
 	PushFlag PushFlag `json:"pushFlag,omitempty"`
+	Priority Priority `json:"priority,omitempty"`
 	IOS      *IOS     `json:"ios,omitempty"`
 	Android  *Android `json:"android,omitempty"`
 }
 
-// IOS is TIMIOSOfflinePushConfig.
+// IOS is TIMIOSOfflinePushConfig with the newer SDK's (V2TIMOfflinePushInfo) options.
 type IOS struct {
-	Sound       string `json:"sound,omitempty"`
-	IgnoreBadge bool   `json:"ignoreBadge,omitempty"`
+	Sound       string   `json:"sound,omitempty"`
+	IgnoreBadge bool     `json:"ignoreBadge,omitempty"`
+	PushType    PushType `json:"pushType,omitempty"`
+	// Image is a picture URL the app's notification service extension shows (iOSImage).
+	Image             string            `json:"image,omitempty"`
+	Subtitle          string            `json:"subtitle,omitempty"`
+	InterruptionLevel InterruptionLevel `json:"interruptionLevel,omitempty"`
+	// BackgroundNotification wakes the app in the background too (content-available).
+	BackgroundNotification bool `json:"backgroundNotification,omitempty"`
 }
 
 // Android is TIMAndroidOfflinePushConfig; it is kept so replays stay faithful, APNs ignores it.

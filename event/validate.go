@@ -1,6 +1,9 @@
 package event
 
-import "fmt"
+import (
+	"fmt"
+	"net/url"
+)
 
 // Validate checks the decoded message against the contract; Decode calls it. It is exported
 // for producers (offpush publish, tests) that build messages in Go.
@@ -36,10 +39,44 @@ func (m *Message) Validate() error {
 		return err
 	}
 	if p := m.OfflinePush; p != nil {
-		switch p.PushFlag {
-		case "", PushDefault, NoPush:
-		default:
-			return fieldErr("offlinePush.pushFlag", "unknown %q (want default or noPush)", p.PushFlag)
+		return p.validate()
+	}
+	return nil
+}
+
+// validate checks the enumerations and the image URL of offlinePush.
+func (p *OfflinePush) validate() error {
+	switch p.PushFlag {
+	case "", PushDefault, NoPush:
+	default:
+		return fieldErr("offlinePush.pushFlag", "unknown %q (want default or noPush)", p.PushFlag)
+	}
+	switch p.Priority {
+	case "", PriorityHigh, PriorityNormal:
+	default:
+		return fieldErr("offlinePush.priority", "unknown %q (want high or normal)", p.Priority)
+	}
+	ios := p.IOS
+	if ios == nil {
+		return nil
+	}
+	switch ios.PushType {
+	case "", PushAPNs, PushVoIP:
+	default:
+		return fieldErr("offlinePush.ios.pushType", "unknown %q (want apns or voip)", ios.PushType)
+	}
+	switch ios.InterruptionLevel {
+	case "", Passive, Active, TimeSensitive, Critical:
+	default:
+		return fieldErr("offlinePush.ios.interruptionLevel", "unknown %q (want passive, active, time-sensitive or critical)", ios.InterruptionLevel)
+	}
+	if ios.Image != "" {
+		if len(ios.Image) > MaxImageURLLen {
+			return fieldErr("offlinePush.ios.image", "longer than %d bytes", MaxImageURLLen)
+		}
+		u, err := url.Parse(ios.Image)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fieldErr("offlinePush.ios.image", "want an absolute http or https URL")
 		}
 	}
 	return nil

@@ -210,7 +210,8 @@ func headers(m kafka.Message) map[string]string {
 // TestBadInputOutcomes: each kind of bad input gets its documented outcome, counted in the
 // metrics, and the partition keeps moving: a 1 MB text is cut to fit 4096 bytes and pushed,
 // a 100k-recipient group is fanned out in batches (its unknown users counted no_device), a
-// token APNs calls malformed is removed, and an event older than the expiry window is skipped.
+// token APNs calls malformed is removed, an event older than the expiry window is skipped, and
+// an ext that cannot fit whole sends the event to the DLQ as payload_too_large.
 func TestBadInputOutcomes(t *testing.T) {
 	e := newEnv(t, 1)
 	good, short := token(), "abcd"
@@ -234,6 +235,7 @@ func TestBadInputOutcomes(t *testing.T) {
 		group,
 		c2c("b3", "zed", "to a malformed token"),
 		`{"id":"b4","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"stale"}],"sentAt":"`+old+`"}`,
+		`{"id":"b6","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"x"}],"offlinePush":{"ext":"`+strings.Repeat("e", 5000)+`"}}`,
 		c2c("b5", "bob", "after the bad ones"),
 	)
 	got := e.waitDeliveries(3)
@@ -252,9 +254,13 @@ func TestBadInputOutcomes(t *testing.T) {
 	}
 	want := map[string]int64{
 		"sent/": 3, "skipped/no_device": 99999, "skipped/expired": 1, "token_removed/BadDeviceToken": 1,
+		"dead_letter/payload_too_large": 1,
 	}
 	eventually(t, "every outcome counted", func() bool { return maps.Equal(w.pushes(t), want) })
-	eventually(t, "all five offsets committed", func() bool { return e.committed()[0] == 5 })
+	eventually(t, "all six offsets committed", func() bool { return e.committed()[0] == 6 })
+	if h := headers(e.dlqRecords(1)[0]); h[pipeline.HeaderReason] != "payload_too_large" {
+		t.Errorf("DLQ record headers %v, want reason payload_too_large", h)
+	}
 }
 
 // TestOversizedDeadLetterIsTruncated: an invalid event too large for the DLQ topic is

@@ -50,6 +50,14 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 		p.offsets.finish(j.ticket)
 		return
 	}
+	// An ext or image URL too large to fit whole: no recipient's push can be sent. The event
+	// goes to the DLQ once, as it is.
+	if prep.TooLarge() {
+		if p.deadLetter(ctx, j, nil, "", PayloadTooLarge, "offlinePush.ext and ios.image leave no room for the alert in 4096 bytes", 0) {
+			p.offsets.finish(j.ticket)
+		}
+		return
+	}
 	if p.fanOut(ctx, j, m, prep) {
 		p.offsets.finish(j.ticket)
 	}

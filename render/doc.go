@@ -89,9 +89,15 @@
 //
 // The payload is written by hand, keys in this fixed order, optional keys left out when empty:
 //
-//	{"aps":{"alert":{"title":T,"body":B},"badge":N,"sound":S,"interruption-level":"passive","thread-id":C},"ext":E,"conv":V}
+//	{"aps":{"alert":{"title":T,"subtitle":U,"body":B},"badge":N,"sound":S,"interruption-level":L,
+//	 "content-available":1,"mutable-content":1,"thread-id":C},"ext":E,"image":I,"conv":V}
 //
-// With a loc-key, {"loc-key":K,"loc-args":[A]} takes the place of "body" in the alert.
+// With a loc-key, {"loc-key":K,"loc-args":[A]} takes the place of "body" in the alert. The
+// newer SDK's options (offlinePush.ios): subtitle is aps.alert.subtitle; interruptionLevel is
+// aps.interruption-level (the user's silent option makes it "passive" whatever the message
+// says); backgroundNotification adds "content-available":1 (the app is woken too); image adds
+// "mutable-content":1 and the payload key "image", the URL the app's notification service
+// extension downloads and shows. Preview "none" drops subtitle and image.
 //
 // aps.alert is always an object (never the bare-string form), so apps read one shape whether
 // or not a title is set. thread-id is the conversation as the recipient sees it: the sender's
@@ -110,16 +116,19 @@
 //
 // A payload longer than MaxPayload (measured after escaping) is shortened until it fits. First
 // a sound name longer than 255 bytes (longer than any file name) becomes "default"; iOS plays
-// the default sound for a name it cannot find anyway. Then the body, the title, ext and the
-// loc-arg share the bytes left equally: one that fits in its share stays whole, the others are
-// cut to the share on a UTF-8 rune boundary and end with "…". So a long text loses its tail while a short
-// title stays, and a huge ext cannot wipe out the body. thread-id and conv are never cut. For
+// the default sound for a name it cannot find anyway. Then the body, the title, the subtitle
+// and the loc-arg share the bytes left equally: one that fits in its share stays whole, the
+// others are cut to the share on a UTF-8 rune boundary and end with "…". So a long text loses
+// its tail while a short title stays. ext and the image URL are never cut: a cut URL or a cut
+// ext (the app's data) is worse than none. A message whose ext and image cannot fit whole
+// with every other string cut to "…", the longest kept sound and badge included, is TooLarge
+// for every recipient: the pipeline writes it to the DLQ as payload_too_large. thread-id and conv are never cut. For
 // a message that passes event.Validate (ids at most event.MaxIDLen bytes) the result always
 // fits: what is never cut stays under 3.5 KB even when every id byte needs a 6-byte escape.
 //
 // # Headers
 //
-// apns-push-type is "alert", apns-priority 10, apns-topic the certificate's bundle id (passed
+// apns-push-type is "alert", apns-priority 10 (5 for offlinePush.priority "normal"), apns-topic the certificate's bundle id (passed
 // in), apns-expiration SentAt+Options.Expiry (zero, meaning "0", when either is zero), and
 // apns-collapse-id the message id, or, when the id is longer than 64 bytes (Apple's limit),
 // the hex SHA-256 of the id (exactly 64 characters), so a redelivered push replaces its twin on

@@ -4,8 +4,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"offpush/event"
 	"offpush/presence"
 )
 
@@ -15,6 +17,9 @@ const (
 	PushTypeAlert = "alert"
 	// PriorityImmediate is apns-priority 10: deliver immediately.
 	PriorityImmediate = 10
+	// PriorityConserve is apns-priority 5: deliver when it saves the device's power
+	// (offlinePush.priority "normal").
+	PriorityConserve = 5
 )
 
 // maxCached is the most (style, badge) payloads one Prepared keeps, about 1 MB.
@@ -44,7 +49,7 @@ func (p *Prepared) Notification(token, topic string, st Style, badge int64) Noti
 		Token:      token,
 		Topic:      topic,
 		PushType:   PushTypeAlert,
-		Priority:   PriorityImmediate,
+		Priority:   p.priority,
 		Expiration: p.expiresAt,
 		CollapseID: p.collapseID,
 		Payload:    p.payload(st, badge),
@@ -73,17 +78,21 @@ func (p *Prepared) payload(st Style, badge int64) []byte {
 }
 
 // payloadText holds the strings of a payload; those that may be cut to fit MaxPayload are
-// title, body, ext, locArg and sound.
+// title, subtitle, body, locArg and sound. ext and image are never cut.
 type payloadText struct {
-	title, body, ext, sound string
-	locKey, locArg          string // loc-key replaces body; locArg its one loc-arg, if any
-	passive                 bool
+	title, subtitle, body, sound string
+	ext, image                   string
+	locKey, locArg               string // loc-key replaces body; locArg its one loc-arg, if any
+	level                        event.InterruptionLevel
 }
 
 // text is the alert of the message in style st: the preview's texts, as strings or, under
 // Options.LocKeys, as loc-keys.
 func (p *Prepared) text(st Style) payloadText {
-	t := payloadText{title: p.title, body: p.body, ext: p.ext, sound: st.Sound, passive: st.Passive}
+	t := payloadText{title: p.title, subtitle: p.subtitle, body: p.body, ext: p.ext, image: p.image, sound: st.Sound, level: p.level}
+	if st.Passive {
+		t.level = event.Passive
+	}
 	key := p.elemKey
 	switch st.Preview {
 	case presence.PreviewName:
@@ -92,7 +101,7 @@ func (p *Prepared) text(st Style) payloadText {
 			t.body = p.from + ": " + p.previewName
 		}
 	case presence.PreviewNone:
-		t.title, t.body = "", p.previewNone
+		t.title, t.subtitle, t.image, t.body = "", "", "", p.previewNone
 		if p.locKeys {
 			t.body, t.locKey = "", locPreviewNone
 		}
@@ -110,7 +119,8 @@ func (p *Prepared) text(st Style) payloadText {
 // buildPayload writes the payload, shortened to MaxPayload as the package comment says.
 func (p *Prepared) buildPayload(st Style, badge int64) []byte {
 	t := p.text(st)
-	size := payloadOverhead + len(t.title) + len(t.body) + len(t.ext) + len(t.sound) + len(t.locKey) + len(t.locArg) + len(p.threadID) + len(p.conv)
+	size := payloadOverhead + len(t.title) + len(t.subtitle) + len(t.body) + len(t.ext) + len(t.image) + len(t.sound) +
+		len(t.locKey) + len(t.locArg) + len(p.threadID) + len(p.conv)
 	b := p.appendPayload(make([]byte, 0, size), t, badge)
 	if len(b) > MaxPayload {
 		t = t.shorten(len(b) - MaxPayload)
@@ -120,9 +130,10 @@ func (p *Prepared) buildPayload(st Style, badge int64) []byte {
 }
 
 // shorten makes the escaped strings at least excess bytes shorter in all: a sound name longer
-// than maxSound becomes "default", then body, title, ext and locArg share what is left
+// than maxSound becomes "default", then body, title, subtitle and locArg share what is left
 // equally: a string within its share stays whole, the others are cut to the share and end
-// with "…".
+// with "…". ext and the image URL are never cut (a cut URL or ext is worse than none; a
+// message whose ext and image do not fit is TooLarge).
 func (t payloadText) shorten(excess int) payloadText {
 	if n := escapedLen(t.sound); n > maxSound {
 		t.sound, excess = defaultSound, excess-(n-len(defaultSound))
@@ -130,7 +141,7 @@ func (t payloadText) shorten(excess int) payloadText {
 	if excess <= 0 {
 		return t
 	}
-	fields := [...]*string{&t.body, &t.title, &t.ext, &t.locArg}
+	fields := [...]*string{&t.body, &t.title, &t.subtitle, &t.locArg}
 	var lens [len(fields)]int
 	total := 0
 	for i, f := range fields {
@@ -166,6 +177,9 @@ func (p *Prepared) appendPayload(b []byte, t payloadText, badge int64) []byte {
 	if t.title != "" {
 		b = append(appendString(append(b, `"title":`...), t.title), ',')
 	}
+	if t.subtitle != "" {
+		b = append(appendString(append(b, `"subtitle":`...), t.subtitle), ',')
+	}
 	if t.locKey != "" {
 		b = appendString(append(b, `"loc-key":`...), t.locKey)
 		if t.locArg != "" {
@@ -181,13 +195,39 @@ func (p *Prepared) appendPayload(b []byte, t payloadText, badge int64) []byte {
 	if t.sound != "" {
 		b = appendString(append(b, `,"sound":`...), t.sound)
 	}
-	if t.passive {
-		b = append(b, `,"interruption-level":"passive"`...)
+	if t.level != "" {
+		b = appendString(append(b, `,"interruption-level":`...), string(t.level))
+	}
+	if p.background {
+		b = append(b, `,"content-available":1`...)
+	}
+	if t.image != "" {
+		b = append(b, `,"mutable-content":1`...)
 	}
 	b = append(appendString(append(b, `,"thread-id":`...), p.threadID), '}')
 	if t.ext != "" {
 		b = appendString(append(b, `,"ext":`...), t.ext)
 	}
+	if t.image != "" {
+		b = appendString(append(b, `,"image":`...), t.image)
+	}
 	b = appendString(append(b, `,"conv":`...), p.conv)
 	return append(b, '}')
 }
+
+// maxLocKey is the longest loc-key text, with its _FROM suffix.
+const maxLocKey = len("OFFPUSH_CHAT_HISTORY_FROM")
+
+// minPayload is the size of the largest payload of the message once its cuttable strings are
+// cut to nothing: with the longest sound that is kept, the longest badge, an interruption
+// level, a loc-key and the ellipsis. Above MaxPayload no recipient's payload can fit.
+func (p *Prepared) minPayload() int {
+	t := payloadText{body: ellipsis + strings.Repeat("k", maxLocKey), sound: strings.Repeat("s", maxSound),
+		ext: p.ext, image: p.image, level: event.TimeSensitive}
+	return len(p.appendPayload(nil, t, math.MaxInt64))
+}
+
+// TooLarge reports whether the message cannot be pushed within MaxPayload without cutting
+// its ext or its image URL, which are never cut: the pipeline dead-letters it as
+// payload_too_large instead of pushing it.
+func (p *Prepared) TooLarge() bool { return p.tooLarge }

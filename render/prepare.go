@@ -84,8 +84,14 @@ type Prepared struct {
 	from       string // the sender as the prefix names it ("Alice", "Ali (Hiking)"), "" for none
 	elemKey    string // the loc-key of a content that is one bracketed elem word, else ""
 	title      string
+	subtitle   string // offlinePush.ios.subtitle
 	ext        string
-	msgSound   string // offlinePush.ios.sound, "" when unset
+	image      string                  // offlinePush.ios.image: mutable-content and payload key "image"
+	level      event.InterruptionLevel // offlinePush.ios.interruptionLevel, "" for none
+	background bool                    // offlinePush.ios.backgroundNotification: content-available
+	priority   int                     // apns-priority
+	tooLarge   bool                    // image, ext and ids alone leave no room in MaxPayload
+	msgSound   string                  // offlinePush.ios.sound, "" when unset
 	noBadge    bool
 	threadID   string
 	conv       string
@@ -135,6 +141,7 @@ func Prepare(m *event.Message, opts Options) *Prepared {
 		}
 	}
 	p.prepareText(m)
+	p.tooLarge = p.minPayload() > MaxPayload
 	return p
 }
 
@@ -145,8 +152,13 @@ func (p *Prepared) prepareText(m *event.Message) {
 		op = &event.OfflinePush{}
 	}
 	p.title, p.ext = op.Title, op.Ext
-	if op.IOS != nil {
-		p.msgSound, p.noBadge = op.IOS.Sound, op.IOS.IgnoreBadge
+	p.priority = PriorityImmediate
+	if op.Priority == event.PriorityNormal {
+		p.priority = PriorityConserve
+	}
+	if ios := op.IOS; ios != nil {
+		p.msgSound, p.noBadge = ios.Sound, ios.IgnoreBadge
+		p.subtitle, p.image, p.level, p.background = ios.Subtitle, ios.Image, ios.InterruptionLevel, ios.BackgroundNotification
 	}
 	text, emptyCustom := content(m.Elems)
 	switch {

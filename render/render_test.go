@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -323,29 +324,34 @@ func checkFits(t *testing.T, b []byte) {
 
 func TestTruncation(t *testing.T) {
 	cjk := strings.Repeat("中文😀\n", 2000) // 3+3+4 bytes, \n escapes to 2
+	bigExt := strings.Repeat("e", 3000)  // fits whole, with little room left for the rest
+	sub := func(s string) *event.IOS { return &event.IOS{Subtitle: s} }
 	tests := []struct {
-		name                      string
-		op                        event.OfflinePush
-		sound                     string
-		cutBody, cutTitle, cutExt bool
-		wantSound                 string
+		name                           string
+		op                             event.OfflinePush
+		sound                          string
+		cutBody, cutTitle, cutSubtitle bool
+		wantSound                      string
 	}{
 		// only the body is too long: it is cut, the rest stays.
 		{"body", event.OfflinePush{Desc: cjk, Title: "T", Ext: "E"}, "ring.caf", true, false, false, "ring.caf"},
 		// only the title is too long: it is cut, the body stays whole.
 		{"title", event.OfflinePush{Desc: "short", Title: cjk, Ext: "E"}, "ring.caf", false, true, false, "ring.caf"},
-		// only ext is too long.
-		{"ext", event.OfflinePush{Desc: "short", Ext: cjk}, "ring.caf", false, false, true, "ring.caf"},
-		// body and ext too long: both cut, the short title stays.
-		{"body and ext", event.OfflinePush{Desc: cjk, Title: "T", Ext: cjk}, "", true, false, true, ""},
+		// only the subtitle is too long.
+		{"subtitle", event.OfflinePush{Desc: "short", IOS: sub(cjk)}, "ring.caf", false, false, true, "ring.caf"},
+		// a large ext stays whole; the body gives way.
+		{"body and large ext", event.OfflinePush{Desc: cjk, Title: "T", Ext: bigExt}, "", true, false, false, ""},
 		// everything including a sound longer than a file name: it becomes "default".
-		{"all", event.OfflinePush{Desc: cjk, Title: cjk, Ext: cjk}, strings.Repeat("\x01", 256), true, true, true, "default"},
+		{"all", event.OfflinePush{Desc: cjk, Title: cjk, Ext: bigExt, IOS: sub(cjk)}, strings.Repeat("\x01", 256), true, true, true, "default"},
 		// a long sound name that is a possible file name stays; the body is cut.
 		{"long sound kept", event.OfflinePush{Desc: cjk}, strings.Repeat("s", 255), true, false, false, strings.Repeat("s", 255)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Prepare(c2c(push(tt.op)), opts)
+			if p.TooLarge() {
+				t.Fatal("TooLarge, want a payload that fits")
+			}
 			b := p.Notification("t", "topic", Style{Sound: tt.sound}, 12345).Payload
 			checkFits(t, b)
 			if len(b) < MaxPayload-16 {
@@ -354,11 +360,46 @@ func TestTruncation(t *testing.T) {
 			alert, sound, ext := apsOf(t, b)
 			checkCut(t, "body", alert["body"], "Alice: "+tt.op.Desc, tt.cutBody)
 			checkCut(t, "title", alert["title"], tt.op.Title, tt.cutTitle)
-			checkCut(t, "ext", ext, tt.op.Ext, tt.cutExt)
+			if tt.op.IOS != nil {
+				checkCut(t, "subtitle", alert["subtitle"], tt.op.IOS.Subtitle, tt.cutSubtitle)
+			}
+			checkCut(t, "ext", ext, tt.op.Ext, false)
 			if sound != tt.wantSound {
 				t.Errorf("sound = %q, want %q", sound, tt.wantSound)
 			}
 		})
+	}
+}
+
+// TestTooLarge: an ext or image URL that cannot fit whole makes the message TooLarge (the
+// pipeline dead-letters it); one byte less and it fits for any recipient's sound and badge.
+func TestTooLarge(t *testing.T) {
+	const img = "https://cdn.example.com/a.jpg"
+	mk := func(extLen int) *Prepared {
+		return Prepare(c2c(push(event.OfflinePush{Desc: "d", Ext: strings.Repeat("e", extLen), IOS: &event.IOS{Image: img}})), opts)
+	}
+	lo, hi := 0, MaxPayload // the largest ext that fits
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if mk(mid).TooLarge() {
+			hi = mid - 1
+		} else {
+			lo = mid
+		}
+	}
+	if lo < 3000 || lo > MaxPayload-len(img) {
+		t.Fatalf("largest ext that fits: %d bytes", lo)
+	}
+	p := mk(lo)
+	for _, st := range []Style{{Sound: strings.Repeat("s", 255), Passive: true}, {Preview: presence.PreviewName}, {}} {
+		b := p.Notification("t", "topic", st, math.MaxInt64).Payload
+		checkFits(t, b)
+		if _, _, ext := apsOf(t, b); len(ext) != lo || !strings.Contains(string(b), `"image":"`+img+`"`) {
+			t.Errorf("style %+v: ext or image cut: %d bytes of ext", st, len(ext))
+		}
+	}
+	if !mk(lo + 1).TooLarge() {
+		t.Error("one byte more still fits")
 	}
 }
 

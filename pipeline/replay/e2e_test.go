@@ -17,8 +17,8 @@ import (
 	"offpush/pipeline/kafkatest"
 	"offpush/pipeline/replay"
 	"offpush/presence"
-	"offpush/render"
 	"offpush/presence/redistest"
+	"offpush/render"
 )
 
 // TestOutageDeadLetterReplayedOnce is the dead-letter round trip end to end: an APNs outage longer than the
