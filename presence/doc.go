@@ -11,7 +11,8 @@
 // key has a slot of its own.
 //
 //	P:{U}:u   hash, no TTL — the whole recipient, read by one HGETALL
-//	  d:T          "busiId|updatedAtUnixMs"   device registered (SetToken; removed by Logout,
+//	  d:T          "busiId|updatedAtUnixMs"   device registered (SetToken, or SetVoIPToken with
+//	               (+ "|v": a VoIP token)     "|v" appended; removed by Logout,
 //	                                          RemoveDeadToken, or SetToken of T by another user)
 //	  f:T          foregroundUntilUnixMs      Foreground writes now+ForegroundTTL; Background
 //	                                          deletes it. The device counts as foreground while
@@ -25,7 +26,7 @@
 //	  c:c2cSound   sound file name            SetSettings (absent = default sound)
 //	  c:groupSound sound file name            SetSettings (absent = default sound)
 //	  c:preview    name | none                SetSettings (absent = full)
-//	  x:T          removedAtUnixMs            Logout, RemoveDeadToken or a move of T to another
+//	  x:T          removedAtUnixMs (+ "|v")   Logout, RemoveDeadToken or a move of T to another
 //	                                          user removed T; Explain lists T's pushes. Fields
 //	                                          older than DedupeTTL are dropped at the next
 //	                                          removal; the pipeline ignores them.

@@ -27,6 +27,7 @@ const (
 // PushRecord is the push of one message to one device, for support.
 type PushRecord struct {
 	Token string
+	Kind  DeviceKind
 	// Registered is whether the token is one of the user's devices now; a removed token is
 	// listed only when a push of the message touched it.
 	Registered bool
@@ -52,14 +53,20 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 	}
 	now := s.opts.Now()
 	registered := map[string]bool{}
+	kinds := map[string]DeviceKind{}
 	for f, v := range h {
 		switch {
 		case strings.HasPrefix(f, "d:"):
 			registered[f[2:]] = true
+			kinds[f[2:]] = parseDevice(f[2:], v).Kind
 		case strings.HasPrefix(f, "x:"):
-			if ms, _ := strconv.ParseInt(v, 10, 64); now.Sub(time.UnixMilli(ms)) <= s.opts.DedupeTTL {
+			at, kind, _ := strings.Cut(v, "|")
+			if ms, _ := strconv.ParseInt(at, 10, 64); now.Sub(time.UnixMilli(ms)) <= s.opts.DedupeTTL {
 				if _, ok := registered[f[2:]]; !ok {
 					registered[f[2:]] = false
+					if kind == "v" {
+						kinds[f[2:]] = KindVoIP
+					}
 				}
 			}
 		}
@@ -88,7 +95,7 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 	}
 	out := make([]PushRecord, 0, len(tokens))
 	for i, t := range tokens {
-		r := PushRecord{Token: t, Registered: registered[t], State: PushNone, Badge: -1}
+		r := PushRecord{Token: t, Kind: kinds[t], Registered: registered[t], State: PushNone, Badge: -1}
 		for j, c := range cmds[i] {
 			v, err := c.Result()
 			if errors.Is(err, redis.Nil) {
@@ -98,7 +105,7 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 				return nil, fmt.Errorf("explain %s of %s: %w", msgID, userID, err)
 			}
 			if got := parseRecord(v, keys[j].start); rank(got.State) > rank(r.State) {
-				got.Token, got.Registered = t, r.Registered
+				got.Token, got.Kind, got.Registered = t, r.Kind, r.Registered
 				r = got
 			}
 		}

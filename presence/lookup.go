@@ -92,12 +92,14 @@ func (p *parser) int(h map[string]string, kind byte, token string) int64 {
 	return n
 }
 
-// parseDevice parses "busiId|updatedAtUnixMs"; malformed parts read as 0.
+// parseDevice parses "busiId|updatedAtUnixMs" with an optional "|v" for a VoIP token (an
+// ordinary token keeps the empty Kind); malformed parts read as 0.
 func parseDevice(token, v string) Device {
 	d := Device{Token: token}
-	busi, ms := v, ""
-	if i := strings.IndexByte(v, '|'); i >= 0 {
-		busi, ms = v[:i], v[i+1:]
+	busi, rest, _ := strings.Cut(v, "|")
+	ms, kind, _ := strings.Cut(rest, "|")
+	if kind == "v" {
+		d.Kind = KindVoIP
 	}
 	d.BusiID, _ = strconv.Atoi(busi)
 	n, _ := strconv.ParseInt(ms, 10, 64)

@@ -85,7 +85,8 @@ return 1
 `
 
 // removeDeviceSrc removes a device with its foreground state and badge, and remembers the
-// token as "x:T" = removed-at (unix ms) so that Explain still lists pushes to it; "x:"
+// token as "x:T" = removed-at (unix ms, "|v" appended for a VoIP token) so that Explain
+// still lists pushes to it; "x:"
 // fields older than the dedupe TTL are dropped on the way.
 // KEYS: user hash. ARGV: token, before (unix ms; "" = unconditionally), now (unix ms), dedupe
 // TTL ms.
@@ -97,16 +98,18 @@ local t = ARGV[1]
 local d = redis.call('HGET', KEYS[1], 'd:' .. t)
 if not d then return 2 end
 if ARGV[2] ~= '' then
-  local upd = tonumber(string.match(d, '|(%d+)$')) or 0
+  local upd = tonumber(string.match(d, '^[^|]*|(%d+)')) or 0
   if upd > tonumber(ARGV[2]) then return 3 end
 end
 redis.call('HDEL', KEYS[1], 'd:' .. t, 'f:' .. t, 'b:' .. t)
 local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local h = redis.call('HGETALL', KEYS[1])
 for j = 1, #h, 2 do
-  if string.sub(h[j], 1, 2) == 'x:' and (tonumber(h[j + 1]) or 0) < now - ttl then redis.call('HDEL', KEYS[1], h[j]) end
+  if string.sub(h[j], 1, 2) == 'x:' and (tonumber(string.match(h[j + 1], '^%d+')) or 0) < now - ttl then redis.call('HDEL', KEYS[1], h[j]) end
 end
-redis.call('HSET', KEYS[1], 'x:' .. t, ARGV[3])
+local x = ARGV[3]
+if string.match(d, '|v$') then x = x .. '|v' end
+redis.call('HSET', KEYS[1], 'x:' .. t, x)
 return 1
 `
 

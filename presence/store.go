@@ -122,8 +122,22 @@ func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // updatedAt becomes now; badge and foreground state are kept). If another user owned the
 // token, it is removed from that user: a phone changed hands.
 func (s *Store) SetToken(ctx context.Context, userID, token string, busiID int) error {
+	return s.setToken(ctx, userID, token, busiID, KindAPNs)
+}
+
+// SetVoIPToken is SetToken for a PushKit (VoIP) token (setVOIP): it receives VoIP pushes
+// only, and ordinary tokens never receive them. Registering a token again with the other
+// kind changes its kind.
+func (s *Store) SetVoIPToken(ctx context.Context, userID, token string, busiID int) error {
+	return s.setToken(ctx, userID, token, busiID, KindVoIP)
+}
+
+func (s *Store) setToken(ctx context.Context, userID, token string, busiID int, kind DeviceKind) error {
 	now := s.opts.Now()
 	val := strconv.Itoa(busiID) + "|" + unixMs(now)
+	if kind == KindVoIP {
+		val += "|v"
+	}
 	if err := s.rdb.HSet(ctx, s.userKey(userID), "d:"+token, val).Err(); err != nil {
 		return fmt.Errorf("set token of %s: %w", userID, err)
 	}

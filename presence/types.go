@@ -70,10 +70,20 @@ type Settings struct {
 	AllWindow *Window `json:"allWindow,omitempty"`
 }
 
+// DeviceKind is the kind of a device token: an ordinary APNs token or a PushKit (VoIP) one.
+type DeviceKind string
+
+// Device kinds; the empty kind is KindAPNs.
+const (
+	KindAPNs DeviceKind = "apns" // setToken: ordinary notifications
+	KindVoIP DeviceKind = "voip" // setVOIP: PushKit call pushes only
+)
+
 // Device is one registered device token of a user, with its state as the pipeline sees it.
 type Device struct {
-	Token  string `json:"token"`
-	BusiID int    `json:"busiId"`
+	Token  string     `json:"token"`
+	BusiID int        `json:"busiId"`
+	Kind   DeviceKind `json:"kind,omitempty"` // "" is KindAPNs
 	// Foreground is true while the app reported doForeground and the state has not expired.
 	Foreground bool `json:"foreground"`
 	// Badge is the current badge count: the unread count reported at doBackground plus one
