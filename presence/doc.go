@@ -76,6 +76,27 @@
 //	             Only the Store knows where a record is: DedupeStates reads them for tests and
 //	             tools.
 //
+// # Group membership
+//
+// G is a group id escaped for the hash tag ('%' → "%25", '}' → "%7D", so the tag {g:G} is
+// the whole id and two ids never share a key); every key of a group carries {g:G} and lives
+// in one slot. A group's member list is versioned so that a replace is atomic for readers.
+//
+//	P:{g:G}:g    hash, no TTL
+//	  v          the current version N of the member list (absent = 0)
+//	  n          the last version ReplaceMembers allocated (HINCRBY)
+//	P:{g:G}:m:N  sorted set, all scores 0 — the members of version N, read in byte order by
+//	             ZRANGE … BYLEX LIMIT after the last member read, which is stable under joins
+//	             and leaves. JoinGroup and LeaveGroup ZADD/ZREM the current version (a script
+//	             reads v). ReplaceMembers writes a new version (with a 10 min TTL while it is
+//	             written), then one script makes it current and gives the previous version a
+//	             10 min TTL: a fan-out keeps reading the version it started with; if that
+//	             version has expired, it reads on in the current one after the same member.
+//	  Size       measured (TestMembershipMemory, Redis 7.0, 10-byte ids): 100000 members cost
+//	             ~112 bytes each (used_memory; MEMORY USAGE ~104), ~11 MB per 100k group,
+//	             twice that for the 10 min after a replace. Sets up to 128 members
+//	             (zset-max-listpack-entries) are listpack-encoded and smaller.
+//
 // Values are parsed leniently: a malformed number reads as 0, so one bad field cannot stall
 // the pipeline (a device with busiId 0 ends in the DLQ as an unknown certificate).
 //
