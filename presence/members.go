@@ -67,8 +67,8 @@ if old and old ~= ARGV[2] then redis.call('PEXPIRE', ARGV[1] .. old, ARGV[3]) en
 return 1
 `
 
-// pageSrc reads up to ARGV[4] members after ARGV[3] (” from the start) in byte order, from
-// version ARGV[2] of the member list, or from the current version when ARGV[2] is ” or its
+// pageSrc reads up to ARGV[4] members after ARGV[3] (empty: from the start) in byte order, from
+// version ARGV[2] of the member list, or from the current version when ARGV[2] is empty or its
 // list is gone (replaced and expired). KEYS[1]: group hash; ARGV[1]: members key prefix.
 // Returns {version read, current size of that version, members}.
 const pageSrc = `
