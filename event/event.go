@@ -6,8 +6,9 @@
 //   - the bytes must be valid UTF-8 and one JSON object (encoding/json would silently replace
 //     invalid UTF-8 with U+FFFD, so it is checked on the raw bytes first);
 //   - a field of the wrong JSON type is an error naming the field ("recipients: want array");
-//   - id, chatType, sender.userId, recipients and elems are required; group (with group.id)
-//     is required when chatType is "group";
+//   - id, chatType, sender.userId and elems are required, and recipients for c2c; group
+//     (with group.id) is required when chatType is "group", where leaving recipients out
+//     (absent or null) pushes to the group's members (see ToMembers);
 //   - recipients holds 1..MaxRecipients non-empty user ids, elems 1..MaxElems elements of a
 //     known type, atUserIds at most MaxRecipients entries;
 //   - offlinePush.pushFlag is "default", "noPush" or empty; offlinePush.priority "high",

@@ -29,7 +29,7 @@ func (m *Message) Validate() error {
 			return err
 		}
 	}
-	if err := checkUsers("recipients", m.Recipients, true); err != nil {
+	if err := m.checkRecipients(); err != nil {
 		return err
 	}
 	if err := checkUsers("atUserIds", m.AtUserIDs, false); err != nil {
