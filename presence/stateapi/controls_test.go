@@ -116,3 +116,28 @@ func TestExplainRoute(t *testing.T) {
 		t.Errorf("control character: %d %s", r.code, r.body)
 	}
 }
+
+// TestVoIPDevices: setVOIP registers a VoIP token listed with kind voip next to the ordinary
+// one; it needs a configured busiId like setToken; DELETE forgets it.
+func TestVoIPDevices(t *testing.T) {
+	e := newEnv(t)
+	e.register("bob", tokA)
+	got := decode[stateapi.Device](t, e.call("PUT", "/v1/users/bob/voip-devices/"+tokB, `{"busiId":2383}`), http.StatusOK)
+	if got.Token != tokB || got.Kind != "voip" || got.BusiID != 2383 {
+		t.Errorf("setVOIP answered %+v", got)
+	}
+	list := decode[stateapi.DeviceList](t, e.call("GET", "/v1/users/bob/devices", ""), http.StatusOK)
+	if len(list.Devices) != 2 || list.Devices[0].Kind != "apns" || list.Devices[1].Kind != "voip" {
+		t.Errorf("devices %+v, want one apns and one voip", list.Devices)
+	}
+	if r := e.call("PUT", "/v1/users/bob/voip-devices/"+tokB, `{"busiId":9}`); r.code != http.StatusBadRequest || r.errorText() != "busiId: 9 is not a configured certificate" {
+		t.Errorf("unknown busiId: %d %s", r.code, r.body)
+	}
+	if r := e.call("PUT", "/v1/users/bob/voip-devices/xyz", `{"busiId":2383}`); r.code != http.StatusBadRequest {
+		t.Errorf("bad token: %d %s", r.code, r.body)
+	}
+	e.call("DELETE", "/v1/users/bob/voip-devices/"+tokB, "").must(t, http.StatusNoContent)
+	if devs := e.devices("bob"); len(devs) != 1 || devs[0].Token != tokA {
+		t.Errorf("after DELETE: %+v", devs)
+	}
+}

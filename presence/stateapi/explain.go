@@ -21,7 +21,7 @@ type PushReport struct {
 // when unknown (no push, a pending push's attempts, a push without badge).
 type DevicePush struct {
 	Token string `json:"token"`
-	Kind  string `json:"kind"` // "apns": an ordinary device token
+	Kind  string `json:"kind"` // KindAPNs or KindVoIP
 	// State is sent, pending, dead_letter, token_removed or none (presence.PushState).
 	State    string     `json:"state"`
 	At       *time.Time `json:"at,omitempty"`
@@ -35,8 +35,11 @@ type DevicePush struct {
 	Registered bool `json:"registered"`
 }
 
-// KindAPNs is DevicePush.Kind of an ordinary APNs device token.
-const KindAPNs = "apns"
+// Device kinds of Device.Kind and DevicePush.Kind.
+const (
+	KindAPNs = "apns" // an ordinary device token (setToken)
+	KindVoIP = "voip" // a PushKit token (setVOIP)
+)
 
 // Explain is the push report of message msgID for userID from store, as the API answers it
 // and `offpush explain` prints it.
@@ -47,7 +50,7 @@ func Explain(ctx context.Context, store *presence.Store, userID, msgID string) (
 	}
 	out := PushReport{UserID: userID, MsgID: msgID, Devices: make([]DevicePush, len(recs))}
 	for i, r := range recs {
-		d := DevicePush{Token: r.Token, Kind: KindAPNs, State: string(r.State), Attempts: r.Attempts,
+		d := DevicePush{Token: r.Token, Kind: kindName(r.Kind), State: string(r.State), Attempts: r.Attempts,
 			APNsID: render.APNsID(msgID, r.Token), Registered: r.Registered}
 		if !r.At.IsZero() {
 			at := r.At.UTC()

@@ -24,6 +24,8 @@ var routeTable = []struct {
 	{"PUT /v1/users/{userId}/apns-config", (*api).setAPNS},
 	{"GET /v1/users/{userId}/apns-config", (*api).getAPNSConfig},
 	{"PUT /v1/users/{userId}/receive-opts/{conversationId}", (*api).setReceiveOpt},
+	{"PUT /v1/users/{userId}/voip-devices/{deviceToken}", (*api).setVoIP},
+	{"DELETE /v1/users/{userId}/voip-devices/{deviceToken}", (*api).logout},
 	{"GET /v1/users/{userId}/pushes/{msgId}", (*api).explain},
 }
 
@@ -36,6 +38,7 @@ const (
 // Device is a device in responses.
 type Device struct {
 	Token     string    `json:"token"`
+	Kind      string    `json:"kind"` // KindAPNs or KindVoIP
 	BusiID    int       `json:"busiId"`
 	State     string    `json:"state"` // StateForeground or StateBackground
 	Badge     int64     `json:"badge"`
@@ -74,11 +77,25 @@ func toDevice(d presence.Device) Device {
 	if d.Foreground {
 		state = StateForeground
 	}
-	return Device{Token: d.Token, BusiID: d.BusiID, State: state, Badge: d.Badge, UpdatedAt: d.UpdatedAt}
+	return Device{Token: d.Token, Kind: kindName(d.Kind), BusiID: d.BusiID, State: state, Badge: d.Badge, UpdatedAt: d.UpdatedAt}
+}
+
+// kindName is the API's name of a device kind.
+func kindName(k presence.DeviceKind) string {
+	if k == presence.KindVoIP {
+		return KindVoIP
+	}
+	return KindAPNs
 }
 
 // setToken registers or refreshes a device for a configured certificate and returns it.
-func (a *api) setToken(r *http.Request) (any, error) {
+func (a *api) setToken(r *http.Request) (any, error) { return a.register(r, a.store.SetToken) }
+
+// setVoIP is setToken for a PushKit (VoIP) token: it receives VoIP pushes only.
+func (a *api) setVoIP(r *http.Request) (any, error) { return a.register(r, a.store.SetVoIPToken) }
+
+// register validates a registration and stores it with set.
+func (a *api) register(r *http.Request, set func(ctx context.Context, user, token string, busiID int) error) (any, error) {
 	user, token, err := deviceParams(r)
 	if err != nil {
 		return nil, err
@@ -93,7 +110,7 @@ func (a *api) setToken(r *http.Request) (any, error) {
 	if !a.certs(*busiID) {
 		return nil, badRequest("busiId", "%d is not a configured certificate", *busiID)
 	}
-	if err := a.store.SetToken(r.Context(), user, token, *busiID); err != nil {
+	if err := set(r.Context(), user, token, *busiID); err != nil {
 		return nil, err
 	}
 	return a.device(r.Context(), user, token)
