@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -158,3 +160,52 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// TestDialBreaker: after a dial to a node failed, its commands and pipelines fail at once,
+// without dialling, until the breaker's time is over; then a dial is tried again, and once
+// one succeeds commands go through.
+func TestDialBreaker(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill() // nothing listens: dials are refused
+	var dials atomic.Int64
+	const open = 300 * time.Millisecond
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rdb.AddHook(newDialBreaker(srv.Addr, open))
+	ctx := context.Background()
+
+	err := rdb.Ping(ctx).Err()
+	if !errors.Is(err, syscall.ECONNREFUSED) || dials.Load() != 1 {
+		t.Fatalf("first ping: %v after %d dials; want connection refused after 1", err, dials.Load())
+	}
+	start := time.Now()
+	err = rdb.Ping(ctx).Err()
+	_, perr := rdb.Pipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, "k"); p.Get(ctx, "l"); return nil })
+	var be *breakerError
+	if !errors.As(err, &be) || !errors.As(perr, &be) || !errors.Is(err, syscall.ECONNREFUSED) || !topologyError(err) {
+		t.Errorf("while open: ping %v, pipeline %v; want the breaker's error wrapping the refused dial", err, perr)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials while the breaker was open, want none after the first", n-1)
+	}
+	if took := time.Since(start); took > open/2 {
+		t.Errorf("failing at once took %v", took)
+	}
+
+	// The server is back: after the open time a dial is tried and succeeds.
+	if err := srv.StartAgain(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(start.Add(open)))
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping after the breaker's time, with the server back: %v", err)
+	}
+	if dials.Load() < 2 {
+		t.Errorf("%d dials: want a new one once the breaker's time was over", dials.Load())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -161,10 +162,105 @@ const (
 // promotion routes its slots there: the pushes of its users resume within the pipeline's
 // retry delay. A shorter reload interval would do the same at the cost of a CLUSTER SLOTS
 // every interval when nothing fails.
+//
+// Each node also gets a dialBreaker: once a dial to it failed, its commands fail at once for
+// a while instead of each waiting for its own dials and go-redis's retries. A pipeline that
+// spans several nodes returns only when every node's part is done, so without it a merged
+// call of many users waited for the dead master's dials to fail before its users on live
+// masters got their answers.
 func failFastCluster(cc *redis.ClusterClient) {
 	h := reloadHook{reload: func() { cc.ReloadState(context.Background()) }}
-	cc.OnNewNode(func(node *redis.Client) { node.AddHook(h) })
+	cc.OnNewNode(func(node *redis.Client) {
+		node.AddHook(h)
+		node.AddHook(newDialBreaker(node.Options().Addr, nodeBreakerOpen))
+	})
 }
+
+// nodeBreakerOpen is how long a cluster node that could not be dialled fails its commands
+// without dialling it again. It is short: a node that is back (or a replica promoted in its
+// place, which the slot map reload finds) waits at most this long.
+const nodeBreakerOpen = 250 * time.Millisecond
+
+// dialBreaker fails the commands, pipelines and dials of one node at once for open after a
+// dial to it failed (refused, timed out, unreachable); after that they go through again, and
+// the next dial failure opens it again. It keeps its error: the callers see why, and
+// reloadHook, outside it, still reloads the slot map.
+type dialBreaker struct {
+	addr string
+	open time.Duration
+
+	mu    sync.Mutex
+	until time.Time
+	err   error
+}
+
+func newDialBreaker(addr string, open time.Duration) *dialBreaker {
+	return &dialBreaker{addr: addr, open: open}
+}
+
+// failing is the breaker's error while it is open, else nil.
+func (b *dialBreaker) failing() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil || !time.Now().Before(b.until) {
+		return nil
+	}
+	return b.err
+}
+
+func (b *dialBreaker) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if err := b.failing(); err != nil {
+			return nil, err
+		}
+		conn, err := next(ctx, network, addr)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch {
+		case err == nil:
+			b.err = nil
+		case !errors.Is(err, context.Canceled): // the caller gave up: says nothing of the node
+			b.until = time.Now().Add(b.open)
+			b.err = &breakerError{addr: b.addr, open: b.open, err: err}
+		}
+		return conn, err
+	}
+}
+
+func (b *dialBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := b.failing(); err != nil {
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (b *dialBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := b.failing(); err != nil {
+			for _, cmd := range cmds {
+				cmd.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// breakerError is the error of a command that a dialBreaker failed: it wraps the dial error.
+type breakerError struct {
+	addr string
+	open time.Duration
+	err  error
+}
+
+func (e *breakerError) Error() string {
+	return fmt.Sprintf("redis node %s not dialled again for %v: %v", e.addr, e.open, e.err)
+}
+
+func (e *breakerError) Unwrap() error { return e.err }
 
 // reloadHook calls reload after a node's command or pipeline failed in a way that can mean
 // the cluster's topology changed.
