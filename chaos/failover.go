@@ -88,6 +88,14 @@ type FailoverTimes struct {
 	OtherGap time.Duration
 	// OtherGapAt: kill → the start of that pause.
 	OtherGapAt time.Duration
+	// OtherDelay is the longest time from an event's write to Kafka to a push of it, for the
+	// events written from the kill to the heal in conversations without a user of the killed
+	// master; OtherDelayBefore is the same for the events written in the 3 s before the
+	// kill. (The stream comes in bursts, 30 over StreamFor: OtherGap cannot be shorter than
+	// their spacing. An event with a recipient on the killed master waits as a whole, and the
+	// later events of its conversation wait behind it.)
+	OtherDelay, OtherDelayBefore time.Duration
+	OtherDelayAt                 time.Duration // kill → the write of that event
 	// FullRate: heal → the first second in which the killed master's users got at least as
 	// many pushes as in an average second of the 3 s before the kill; -1 if none did.
 	FullRate time.Duration
@@ -98,6 +106,19 @@ type FailoverTimes struct {
 // failoverTimes measures f from the simulator's deliveries.
 func (h *Harness) failoverTimes(f *Failover, ds []Delivery) FailoverTimes {
 	var other, victim []time.Time
+	var otherDelay, otherDelayBefore, otherDelayAt time.Duration
+	touched := map[string]bool{} // conversations with a user of the killed master
+	key := map[string]string{}   // event id → conversation
+	for _, e := range h.Workload.Events {
+		key[e.ID] = e.Key
+		for _, u := range e.Recipients {
+			if f.Users[u] {
+				touched[e.Key] = true
+			}
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, d := range ds {
 		user, ok := h.Workload.Pushes[Pair{d.Headers.CollapseID, d.Token}]
 		if !ok {
@@ -105,13 +126,24 @@ func (h *Harness) failoverTimes(f *Failover, ds []Delivery) FailoverTimes {
 		}
 		if f.Users[user] {
 			victim = append(victim, d.ReceivedAt)
-		} else {
-			other = append(other, d.ReceivedAt)
+			continue
+		}
+		other = append(other, d.ReceivedAt)
+		if at, ok := h.produced[d.Headers.CollapseID]; ok && !touched[key[d.Headers.CollapseID]] {
+			switch delay := d.ReceivedAt.Sub(at); {
+			case !at.Before(f.KilledAt) && !at.After(f.HealedAt):
+				if delay > otherDelay {
+					otherDelay, otherDelayAt = delay, at.Sub(f.KilledAt)
+				}
+			case at.Before(f.KilledAt) && !at.Before(f.KilledAt.Add(-3*time.Second)):
+				otherDelayBefore = max(otherDelayBefore, delay)
+			}
 		}
 	}
 	slices.SortFunc(other, time.Time.Compare)
 	slices.SortFunc(victim, time.Time.Compare)
-	ft := FailoverTimes{Heal: f.HealedAt.Sub(f.KilledAt), FirstOther: -1, FirstVictim: -1, FullRate: -1}
+	ft := FailoverTimes{Heal: f.HealedAt.Sub(f.KilledAt), FirstOther: -1, FirstVictim: -1, FullRate: -1,
+		OtherDelay: otherDelay, OtherDelayBefore: otherDelayBefore, OtherDelayAt: otherDelayAt}
 	if i, ok := firstAfter(other, f.KilledAt); ok {
 		ft.FirstOther = other[i].Sub(f.KilledAt)
 	}
@@ -162,9 +194,11 @@ func (ft FailoverTimes) String() string {
 		}
 		return x.Round(10 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("kill → heal %s; kill → first push to other masters' users %s (longest pause %s, from kill+%s); "+
+	return fmt.Sprintf("kill → heal %s; kill → first push to other masters' users %s (longest pause %s, from kill+%s; "+
+		"longest event → push %s, written at kill+%s; %s before the kill); "+
 		"heal → first push to the killed master's users %s, → their full rate %s (%d pushes after the heal)",
-		d(ft.Heal), d(ft.FirstOther), d(ft.OtherGap), d(ft.OtherGapAt), d(ft.FirstVictim), d(ft.FullRate), ft.VictimBacklog)
+		d(ft.Heal), d(ft.FirstOther), d(ft.OtherGap), d(ft.OtherGapAt), d(ft.OtherDelay), d(ft.OtherDelayAt), d(ft.OtherDelayBefore),
+		d(ft.FirstVictim), d(ft.FullRate), ft.VictimBacklog)
 }
 
 // CheckJSONLogs fails the test for every line of w's output that is not a JSON object (the

@@ -82,11 +82,12 @@ type Harness struct {
 	start     time.Time
 
 	mu         sync.Mutex
-	inFlight   map[Pair]string // pushes pending at a kill, a stop or a fault → when
-	rebalances []time.Time     // when a worker joined or left the group
-	streamed   chan struct{}   // closed once every event is in Kafka
-	metricsOK  bool            // every worker's last scrape saw all its counts (none stopped)
-	note       string          // see Note
+	inFlight   map[Pair]string      // pushes pending at a kill, a stop or a fault → when
+	rebalances []time.Time          // when a worker joined or left the group
+	streamed   chan struct{}        // closed once every event is in Kafka
+	produced   map[string]time.Time // event id → when Kafka acknowledged it (Stream)
+	metricsOK  bool                 // every worker's last scrape saw all its counts (none stopped)
+	note       string               // see Note
 }
 
 // New starts Kafka, Redis (seeded with the workload's users) and the simulator; workers are
@@ -238,6 +239,17 @@ func (h *Harness) produce(evs []Event) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := h.Kafka.Produce(ctx, EventsTopic, msgs...)
 		cancel()
+		if err == nil {
+			now := time.Now()
+			h.mu.Lock()
+			if h.produced == nil {
+				h.produced = map[string]time.Time{}
+			}
+			for _, e := range evs {
+				h.produced[e.ID] = now
+			}
+			h.mu.Unlock()
+		}
 		if err == nil || try == 120 {
 			return
 		}

@@ -115,7 +115,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.unmatched(sw, r, h)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, a.bodyLimit(route))
 	a.mux.ServeHTTP(sw, r)
 }
 

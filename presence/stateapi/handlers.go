@@ -27,6 +27,10 @@ var routeTable = []struct {
 	{"PUT /v1/users/{userId}/voip-devices/{deviceToken}", (*api).setVoIP},
 	{"DELETE /v1/users/{userId}/voip-devices/{deviceToken}", (*api).logout},
 	{"GET /v1/users/{userId}/pushes/{msgId}", (*api).explain},
+	{"PUT /v1/groups/{groupId}/members/{userId}", (*api).joinGroup},
+	{"DELETE /v1/groups/{groupId}/members/{userId}", (*api).leaveGroup},
+	{replaceMembersRoute, (*api).replaceMembers},
+	{"GET /v1/groups/{groupId}/members", (*api).groupMembers},
 }
 
 // Device states of the device responses.
