@@ -31,6 +31,13 @@
 // a small event (apns.Fast) waits for one. A one-to-one push therefore waits neither for a
 // large group's event (another key) nor for its pushes (a lower lane).
 //
+// Group events without recipients (event.Message.ToMembers) go to the group's current
+// members minus the sender, read from the Store (MemberStore) page by page, BatchSize members
+// a page, into the same windowed fan-out: at most FanoutWindow pages are held at once, and a
+// group of more than LargeEvent members (its member count, read with the first page) is
+// large. A fan-out reads one version of the member list throughout (a replace does not mix
+// two lists); see fanOutMembers for joins and leaves during a fan-out and after a crash.
+//
 // Redis calls of concurrent events are merged (coalescer): a Lookup, Claim, Done or Release
 // that finds the runners of its kind busy goes out with the others queued meanwhile in one
 // pipeline; a merged call that fails is retried call by call, so one unreachable slot fails

@@ -74,6 +74,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 // finished, so a device still gets a conversation's pushes in message order. false means ctx
 // ended before every batch finished.
 func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *render.Prepared) bool {
+	if m.ToMembers() {
+		return p.fanOutMembers(ctx, j, m, prep)
+	}
 	users := m.Recipients
 	lane := apns.Fast
 	if len(users) > p.opts.LargeEvent {
