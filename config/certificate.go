@@ -97,9 +97,14 @@ func (c Certificate) tlsCertificate(key any, certs []*x509.Certificate) (tls.Cer
 
 // checkLeaf checks an Apple push certificate is for BundleID and Environment. Apple puts the
 // bundle id in the subject's UID; a universal certificate also serves BundleID's sub-topics
-// (.voip, .complication, …). Certificates without that information pass.
+// (.voip, .complication, …), and a VoIP Services certificate names BundleID.voip.
+// Certificates without that information pass.
 func (c Certificate) checkLeaf(leaf *x509.Certificate) error {
-	if uid := subjectUID(leaf); uid != "" && c.BundleID != uid && !strings.HasPrefix(c.BundleID, uid+".") {
+	uid := subjectUID(leaf)
+	if c.VoIP && uid == c.BundleID+".voip" {
+		uid = c.BundleID
+	}
+	if uid != "" && c.BundleID != uid && !strings.HasPrefix(c.BundleID, uid+".") {
 		return fmt.Errorf("the certificate is for bundle %q, not bundleId %q", uid, c.BundleID)
 	}
 	dev, prod := hasExtension(leaf, oidAPNsDevelopment), hasExtension(leaf, oidAPNsProduction)

@@ -142,24 +142,29 @@ func TestLoadTLSChecksTheCertificate(t *testing.T) {
 		bundleID    string
 		environment string
 		err         string // "" = loads
+		voip        bool
 	}{
 		// The bundle id in the subject's UID must be the apns-topic…
-		{"other bundle", certtest.Spec{BundleID: "com.other.app", NotAfter: year}, bundle, Production, `for bundle "com.other.app"`},
+		{"other bundle", certtest.Spec{BundleID: "com.other.app", NotAfter: year}, bundle, Production, `for bundle "com.other.app"`, false},
 		// …or a sub-topic of it (universal certificates: VoIP, complications).
-		{"voip topic", certtest.Spec{BundleID: bundle, NotAfter: year}, bundle + ".voip", Production, ""},
+		{"voip topic", certtest.Spec{BundleID: bundle, NotAfter: year}, bundle + ".voip", Production, "", false},
 		// A sandbox-only certificate cannot reach production APNs…
 		{"development certificate in production", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Development}},
-			bundle, Production, `not valid for APNs environment "production"`},
+			bundle, Production, `not valid for APNs environment "production"`, false},
 		{"production certificate in development", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production}},
-			bundle, Development, `not valid for APNs environment "development"`},
+			bundle, Development, `not valid for APNs environment "development"`, false},
 		// …a universal one reaches both.
 		{"universal", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production, Development}},
-			bundle, Development, ""},
+			bundle, Development, "", false},
+		// A VoIP Services certificate names bundle.voip; configured with voip: true for bundle.
+		{"VoIP Services certificate", certtest.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production, "", true},
+		{"VoIP Services certificate without voip", certtest.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production,
+			`for bundle "com.example.im.voip"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := p12With(t, pkcs12.Modern, tt.spec, "pw")
-			c.BundleID, c.Environment = tt.bundleID, tt.environment
+			c.BundleID, c.Environment, c.VoIP = tt.bundleID, tt.environment, tt.voip
 			_, _, err := c.LoadTLS()
 			switch {
 			case tt.err == "" && err != nil:

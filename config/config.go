@@ -127,6 +127,9 @@ type Certificate struct {
 	KeyFile         string `yaml:"keyFile"` // token auth: .p8 key (PKCS#8 PEM, EC P-256)
 	KeyID           string `yaml:"keyId"`   // token auth: the key's 10-character id
 	TeamID          string `yaml:"teamId"`  // token auth: the 10-character team id
+	// VoIP marks a VoIP Services certificate (certificate auth): it sends PushKit call
+	// pushes, to bundleId.voip, and no ordinary ones. A token-auth key sends both kinds.
+	VoIP bool `yaml:"voip"`
 }
 
 // Production reports whether the certificate's device tokens belong to production APNs.

@@ -22,8 +22,8 @@ func TestExampleIsTheDefaults(t *testing.T) {
 	if err := decodeYAML(data, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.APNs.Certificates) != 3 {
-		t.Errorf("example has %d certificates, want the three of the product specification", len(cfg.APNs.Certificates))
+	if len(cfg.APNs.Certificates) != 4 {
+		t.Errorf("example has %d certificates, want the three of the product specification and the VoIP one", len(cfg.APNs.Certificates))
 	}
 	cfg.APNs.Certificates = nil
 	if !reflect.DeepEqual(cfg, Default()) {
@@ -85,6 +85,8 @@ func TestExampleRuns(t *testing.T) {
 		"OFFPUSH_APNS_CERTIFICATES_2383_P12FILE=" + certtest.P12(t, dir, "com.example.im", "dev-pw", true),
 		"OFFPUSH_APNS_CERTIFICATES_2383_P12PASSWORDFILE=" + writeFile(t, dir, "pw", "dev-pw\n"),
 		"OFFPUSH_APNS_CERTIFICATES_2516_KEYFILE=" + p8,
+		"OFFPUSH_APNS_CERTIFICATES_2390_P12FILE=" + certtest.P12(t, dir, "com.example.im.voip", "voip-pw", true),
+		"OFFPUSH_APNS_CERTIFICATES_2390_P12PASSWORDFILE=" + writeFile(t, dir, "voip-pw", "voip-pw\n"),
 		"OFFPUSH_API_TOKENS=ops-token",
 	}
 	cfg, err := Load("example.yaml", env)

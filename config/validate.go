@@ -127,6 +127,7 @@ func (c Certificate) validate(v *checker, p string) {
 		v.check(appleID.MatchString(c.TeamID), p+".teamId", "must be the 10-character team id (A-Z, 0-9)")
 		v.check(c.P12PasswordFile == "", p+".p12PasswordFile", "only used with p12File (certificate auth)")
 		v.check(c.P12Password == "", p+".p12Password", "only used with p12File (certificate auth)")
+		v.check(!c.VoIP, p+".voip", "only used with p12File (a VoIP Services certificate): a token-auth key sends VoIP pushes anyway")
 	default:
 		v.fail(p+".p12File", "required: p12File (certificate auth) or keyFile, keyId and teamId (token auth)")
 	}

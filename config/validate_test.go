@@ -65,6 +65,7 @@ func TestValidate(t *testing.T) {
 		{"p12 password file missing", func(c *Config) { c.APNs.Certificates[0].P12PasswordFile = missing }, "apns.certificates[0].p12PasswordFile", "cannot read"},
 		{"key id on a p12 certificate", func(c *Config) { c.APNs.Certificates[0].KeyID = "ABC123DEFG" }, "apns.certificates[0].keyId", "only used with keyFile"},
 		{"p8 missing", func(c *Config) { c.APNs.Certificates[1].KeyFile = missing }, "apns.certificates[1].keyFile", "cannot read"},
+		{"voip on a p8 key", func(c *Config) { c.APNs.Certificates[1].VoIP = true }, "apns.certificates[1].voip", "a token-auth key sends VoIP pushes anyway"},
 		{"p8 without key id", func(c *Config) { c.APNs.Certificates[1].KeyID = "" }, "apns.certificates[1].keyId", "10-character"},
 		{"p8 key id malformed", func(c *Config) { c.APNs.Certificates[1].KeyID = "abc123defg" }, "apns.certificates[1].keyId", "10-character"},
 		{"p8 without team id", func(c *Config) { c.APNs.Certificates[1].TeamID = "" }, "apns.certificates[1].teamId", "10-character"},

@@ -23,7 +23,7 @@ import (
 func TestDecideMatchesRender(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	o := Options{Brokers: []string{"unused"}, Topics: map[int]string{1: "com.example.im", 2: "com.example.im.enterprise"},
-		Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
+		Kinds: map[int]CertKinds{1: Alerts | VoIP, 2: Alerts | VoIP}, Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
 	o.setDefaults()
 	p, err := newPipeline(o, &fakeStore{badges: map[string]int64{}}, nil, noDLQ{})
 	if err != nil {
@@ -85,7 +85,13 @@ func TestDecideMatchesRender(t *testing.T) {
 		wantPushed := 0
 		for i := range recs {
 			r := &recs[i]
-			if len(r.Devices) == 0 {
+			targets := 0
+			for j := range r.Devices {
+				if prep.Targets(&r.Devices[j]) {
+					targets++
+				}
+			}
+			if targets == 0 {
 				_, skip := render.Render(m, r.UserID, &r.Settings, nil, "", ro, now)
 				want[skip.String()]++
 				kinds[skip]++
@@ -95,6 +101,9 @@ func TestDecideMatchesRender(t *testing.T) {
 				d := &r.Devices[j]
 				n, skip := render.Render(m, r.UserID, &r.Settings, d, o.Topics[d.BusiID], ro, now)
 				kinds[skip]++
+				if skip == render.OtherKind {
+					continue // not a target: nobody counts it
+				}
 				if skip != render.NoSkip {
 					want[skip.String()]++
 					continue
@@ -118,7 +127,7 @@ func TestDecideMatchesRender(t *testing.T) {
 	}
 	// The cases must reach every rule, or the comparison proves little.
 	for _, s := range []render.Skip{render.NoSkip, render.Foreground, render.PushDisabled, render.NoPushFlag, render.Muted,
-		render.NoDevice, render.SelfMessage, render.Expired} {
+		render.NoDevice, render.SelfMessage, render.Expired, render.OtherKind} {
 		if kinds[s] == 0 {
 			t.Errorf("no case reached %q", s)
 		}
@@ -144,6 +153,9 @@ func randomCase(rng *rand.Rand, base time.Time) (*event.Message, []presence.Reci
 	}
 	if pick(3) {
 		op.IOS = &event.IOS{Sound: []string{"ring.caf", event.NoSound}[rng.IntN(2)], IgnoreBadge: pick(3)}
+		if pick(3) {
+			op.IOS.PushType = event.PushVoIP
+		}
 	}
 	if pick(4) {
 		op.Desc = "secret"
@@ -181,8 +193,11 @@ func randomCase(rng *rand.Rand, base time.Time) (*event.Message, []presence.Reci
 		}
 		r := presence.Recipient{UserID: u, Settings: s}
 		for j := range rng.IntN(4) {
-			r.Devices = append(r.Devices, presence.Device{Token: fmt.Sprintf("t%d-%d", i, j), BusiID: 1 + rng.IntN(2),
-				Foreground: pick(4), Badge: rng.Int64N(5)})
+			d := presence.Device{Token: fmt.Sprintf("t%d-%d", i, j), BusiID: 1 + rng.IntN(2), Foreground: pick(4), Badge: rng.Int64N(5)}
+			if pick(3) {
+				d.Kind = presence.KindVoIP
+			}
+			r.Devices = append(r.Devices, d)
 		}
 		recs[i] = r
 		m.Recipients = append(m.Recipients, u)

@@ -203,13 +203,23 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 			continue
 		}
 		seen[r.UserID] = true
-		style, s := prep.Decide(r.UserID, &r.Settings, len(r.Devices), now)
+		n := 0
+		for i := range r.Devices {
+			if prep.Targets(&r.Devices[i]) {
+				n++
+			}
+		}
+		style, s := prep.Decide(r.UserID, &r.Settings, n, now)
 		if s != render.NoSkip {
-			p.metrics.skipped(ctx, s, max(1, len(r.Devices)))
+			p.metrics.skipped(ctx, s, max(1, n))
 			continue
 		}
 		for _, d := range r.Devices {
-			if s := prep.SkipDevice(&d); s != render.NoSkip {
+			switch s := prep.SkipDevice(&d); s {
+			case render.NoSkip:
+			case render.OtherKind:
+				continue // not a target of this message: not counted
+			default:
 				p.metrics.skipped(ctx, s, 1)
 				continue
 			}
@@ -220,10 +230,32 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 				}
 				continue
 			}
+			if need := kindOf(prep); p.opts.kinds(d.BusiID)&need == 0 {
+				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, cannotSend(d.BusiID, need)+" (token "+d.Token+")", 0) {
+					return nil, false
+				}
+				continue
+			}
 			out = append(out, target{userID: r.UserID, device: d, topic: topic, style: style})
 		}
 	}
 	return out, true
+}
+
+// kindOf is the kind of push prep makes.
+func kindOf(prep *render.Prepared) CertKinds {
+	if prep.VoIP() {
+		return VoIP
+	}
+	return Alerts
+}
+
+// cannotSend is the dead-letter text of a push its device's certificate cannot send.
+func cannotSend(busiID int, need CertKinds) string {
+	if need == VoIP {
+		return "certificate " + strconv.Itoa(busiID) + " cannot send VoIP pushes: certificate auth needs a VoIP Services certificate (apns.certificates[].voip) or a token-auth key"
+	}
+	return "certificate " + strconv.Itoa(busiID) + " is a VoIP Services certificate: it sends VoIP pushes only"
 }
 
 // sendBatch sends the claimed pushes of a batch and settles their dedupe keys. Claims busy on

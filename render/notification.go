@@ -12,8 +12,8 @@ type Notification struct {
 	ID         string    // apns-id: APNsID(message id, Token)
 	Token      string    // device token, the :path is /3/device/{Token}
 	Topic      string    // apns-topic: the certificate's bundle id
-	PushType   string    // apns-push-type: "alert"
-	Priority   int       // apns-priority: 10 (immediate)
+	PushType   string    // apns-push-type: "alert" or "voip"
+	Priority   int       // apns-priority: 10 (immediate) or 5
 	Expiration time.Time // apns-expiration; zero means "0": deliver once, do not store
 	CollapseID string    // apns-collapse-id: the message id, hashed when longer than 64 bytes
 	Payload    []byte    // the APNs JSON payload, at most MaxPayload bytes
@@ -21,6 +21,9 @@ type Notification struct {
 
 // MaxPayload is Apple's limit for a regular remote notification payload, in bytes.
 const MaxPayload = 4096
+
+// MaxVoIPPayload is Apple's limit for a VoIP notification payload, in bytes.
+const MaxVoIPPayload = 5120
 
 // apnsIDSpace is the namespace of APNsID: the name-based (SHA-1) UUID of the URL
 // "offpush:apns-id".

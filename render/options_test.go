@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strings"
 	"testing"
 
 	"offpush/event"
@@ -55,5 +56,62 @@ func TestSDKOptions(t *testing.T) {
 				t.Errorf("apns-priority %d, want %d", n.Priority, tt.priority)
 			}
 		})
+	}
+}
+
+// TestVoIP: a pushType voip message goes only to VoIP tokens, with the PushKit headers and
+// payload, ringing also when the app is in the foreground; an ordinary message never goes to
+// a VoIP token; quiet hours still hold a call back.
+func TestVoIP(t *testing.T) {
+	call := func(edits ...func(*event.Message)) *event.Message {
+		first := push(event.OfflinePush{Ext: `{"room":7}`, IOS: &event.IOS{PushType: event.PushVoIP, Sound: "ring.caf"}})
+		return c2c(append([]func(*event.Message){first}, edits...)...)
+	}
+	voipDev := &presence.Device{Token: "vv", Kind: presence.KindVoIP, Badge: 4, Foreground: true}
+	n, skip := Render(call(), "bob", nil, voipDev, "com.example.im", opts, now)
+	if skip != NoSkip {
+		t.Fatalf("call to a VoIP token: skip %q", skip)
+	}
+	want := Notification{ID: APNsID("m1", "vv"), Token: "vv", Topic: "com.example.im.voip", PushType: "voip", Priority: 10, CollapseID: "m1",
+		Payload: []byte(`{"aps":{},"conv":"c2c:alice","msgId":"m1","from":"Alice","ext":"{\"room\":7}"}`)}
+	if n.ID != want.ID || n.Topic != want.Topic || n.PushType != want.PushType || n.Priority != want.Priority ||
+		!n.Expiration.IsZero() || n.CollapseID != want.CollapseID || string(n.Payload) != string(want.Payload) {
+		t.Errorf("VoIP notification\n got %+v %s\nwant %+v %s", n, n.Payload, want, want.Payload)
+	}
+	// group: from is the name card; no nickname and no card: the user id.
+	g, _ := Render(group(func(m *event.Message) { m.OfflinePush = &event.OfflinePush{IOS: &event.IOS{PushType: event.PushVoIP}} }), "bob", nil, voipDev, "t", opts, now)
+	if string(g.Payload) != `{"aps":{},"conv":"group:g-42","msgId":"m1","from":"Ali"}` {
+		t.Errorf("group call payload %s", g.Payload)
+	}
+	anon, _ := Render(call(func(m *event.Message) { m.Sender.Nickname = "" }), "bob", nil, voipDev, "t", opts, now)
+	if !strings.Contains(string(anon.Payload), `"from":"alice"`) {
+		t.Errorf("call without a nickname: %s", anon.Payload)
+	}
+
+	ordinary := &presence.Device{Token: "aa"}
+	for _, c := range []struct {
+		name string
+		msg  *event.Message
+		s    *presence.Settings
+		d    *presence.Device
+		want Skip
+	}{
+		{"call to an ordinary token", call(), nil, ordinary, OtherKind},
+		{"message to a VoIP token", c2c(), nil, voipDev, OtherKind},
+		{"call in quiet hours", call(), quiet(presence.NotNotify, nil), voipDev, Muted},
+		{"call with push off", call(), &presence.Settings{OpenPush: presence.OpenPushOff}, voipDev, PushDisabled},
+		{"call, noPush", call(func(m *event.Message) { m.OfflinePush.PushFlag = event.NoPush }), nil, voipDev, NoPushFlag},
+		{"silent user still rings", call(), opt("all", presence.Silent), voipDev, NoSkip},
+	} {
+		if _, got := Render(c.msg, "bob", c.s, c.d, "t", opts, now); got != c.want {
+			t.Errorf("%s: skip %q, want %q", c.name, got, c.want)
+		}
+	}
+	if p := Prepare(call(), opts); !p.IgnoreBadge() || !p.VoIP() {
+		t.Error("a call counts the badge")
+	}
+	huge := call(func(m *event.Message) { m.OfflinePush.Ext = strings.Repeat("e", MaxVoIPPayload) })
+	if !Prepare(huge, opts).TooLarge() {
+		t.Error("a VoIP payload over 5120 bytes is not TooLarge")
 	}
 }

@@ -15,6 +15,10 @@ import (
 const (
 	// PushTypeAlert is apns-push-type for a notification that shows an alert.
 	PushTypeAlert = "alert"
+	// PushTypeVoIP is apns-push-type for a PushKit call push.
+	PushTypeVoIP = "voip"
+	// voipTopicSuffix makes a bundle id the apns-topic of its VoIP pushes.
+	voipTopicSuffix = ".voip"
 	// PriorityImmediate is apns-priority 10: deliver immediately.
 	PriorityImmediate = 10
 	// PriorityConserve is apns-priority 5: deliver when it saves the device's power
@@ -44,6 +48,9 @@ const defaultSound = "default"
 // once per (style, badge) and shared by every call with the same pair (for the first 4096
 // pairs of a message; more are built per call): callers must not modify Notification.Payload.
 func (p *Prepared) Notification(token, topic string, st Style, badge int64) Notification {
+	if p.voip {
+		return p.voipNotification(token, topic)
+	}
 	return Notification{
 		ID:         APNsID(p.msgID, token),
 		Token:      token,
@@ -231,3 +238,37 @@ func (p *Prepared) minPayload() int {
 // its ext or its image URL, which are never cut: the pipeline dead-letters it as
 // payload_too_large instead of pushing it.
 func (p *Prepared) TooLarge() bool { return p.tooLarge }
+
+// voipNotification is the PushKit push of a call: apns-push-type voip, the bundle's .voip
+// topic, priority 10, apns-expiration 0 (a call rings now or never), and the payload of
+// voipPayload, the same for every device (no badge, no sound, no preview).
+func (p *Prepared) voipNotification(token, topic string) Notification {
+	b, _ := p.payloads.Load(voipKey)
+	if b == nil {
+		b, _ = p.payloads.LoadOrStore(voipKey, p.voipPayload())
+	}
+	return Notification{
+		ID:         APNsID(p.msgID, token),
+		Token:      token,
+		Topic:      topic + voipTopicSuffix,
+		PushType:   PushTypeVoIP,
+		Priority:   PriorityImmediate,
+		CollapseID: p.collapseID,
+		Payload:    b.([]byte),
+	}
+}
+
+// voipKey is the payloads entry of the VoIP payload.
+var voipKey = payloadKey{badge: -2}
+
+// voipPayload is {"aps":{},"conv":C,"msgId":M,"from":F,"ext":E} (ext left out when empty).
+func (p *Prepared) voipPayload() []byte {
+	b := make([]byte, 0, 64+len(p.conv)+len(p.msgID)+len(p.caller)+len(p.ext))
+	b = appendString(append(b, `{"aps":{},"conv":`...), p.conv)
+	b = appendString(append(b, `,"msgId":`...), p.msgID)
+	b = appendString(append(b, `,"from":`...), p.caller)
+	if p.ext != "" {
+		b = appendString(append(b, `,"ext":`...), p.ext)
+	}
+	return append(b, '}')
+}

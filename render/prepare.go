@@ -90,6 +90,8 @@ type Prepared struct {
 	level      event.InterruptionLevel // offlinePush.ios.interruptionLevel, "" for none
 	background bool                    // offlinePush.ios.backgroundNotification: content-available
 	priority   int                     // apns-priority
+	voip       bool                    // offlinePush.ios.pushType voip: a PushKit call push
+	caller     string                  // a VoIP push's "from": the sender's display name
 	tooLarge   bool                    // image, ext and ids alone leave no room in MaxPayload
 	msgSound   string                  // offlinePush.ios.sound, "" when unset
 	noBadge    bool
@@ -141,7 +143,11 @@ func Prepare(m *event.Message, opts Options) *Prepared {
 		}
 	}
 	p.prepareText(m)
-	p.tooLarge = p.minPayload() > MaxPayload
+	if p.voip {
+		p.tooLarge = len(p.voipPayload()) > MaxVoIPPayload
+	} else {
+		p.tooLarge = p.minPayload() > MaxPayload
+	}
 	return p
 }
 
@@ -159,7 +165,9 @@ func (p *Prepared) prepareText(m *event.Message) {
 	if ios := op.IOS; ios != nil {
 		p.msgSound, p.noBadge = ios.Sound, ios.IgnoreBadge
 		p.subtitle, p.image, p.level, p.background = ios.Subtitle, ios.Image, ios.InterruptionLevel, ios.BackgroundNotification
+		p.voip = ios.PushType == event.PushVoIP
 	}
+	p.caller = caller(m)
 	text, emptyCustom := content(m.Elems)
 	switch {
 	case op.PushFlag == event.NoPush:
@@ -207,6 +215,16 @@ func from(m *event.Message) string {
 	}
 	name := cmp.Or(s.GroupNameCard, s.Nickname, s.UserID)
 	return name + " (" + cmp.Or(m.Group.Name, m.Group.ID) + ")"
+}
+
+// caller is the sender as a VoIP push's "from" names it: the group name card (group), else
+// the nickname, else the user id.
+func caller(m *event.Message) string {
+	s := m.Sender
+	if m.ChatType == event.Group {
+		return cmp.Or(s.GroupNameCard, s.Nickname, s.UserID)
+	}
+	return cmp.Or(s.Nickname, s.UserID)
 }
 
 // threadID is the conversation as the recipient sees it: the c2c peer or the group id.

@@ -18,11 +18,15 @@ func Render(m *event.Message, userID string, s *presence.Settings, d *presence.D
 }
 
 // Render is Decide (with one device, or none for a nil d), then SkipDevice, then Notification
-// with the Style and the badge NextBadge(d.Badge), or no badge when IgnoreBadge.
+// with the Style and the badge NextBadge(d.Badge), or no badge when IgnoreBadge. A device of
+// the other kind (Targets) is not a target at all: OtherKind, before any other reason.
 func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Device, topic string, now time.Time) (Notification, Skip) {
 	devices := 1
-	if d == nil {
+	switch {
+	case d == nil:
 		devices = 0
+	case !p.Targets(d):
+		return Notification{}, OtherKind
 	}
 	st, skip := p.Decide(userID, s, devices, now)
 	if skip != NoSkip {
@@ -32,7 +36,7 @@ func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Devic
 		return Notification{}, skip
 	}
 	badge := int64(-1)
-	if !p.noBadge {
+	if !p.IgnoreBadge() {
 		badge = NextBadge(d.Badge)
 	}
 	return p.Notification(d.Token, topic, st, badge), NoSkip

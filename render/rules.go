@@ -17,7 +17,7 @@ type Style struct {
 }
 
 // Decide is the recipient-level decision for user userID, with settings s (nil: defaults)
-// and devices registered devices, at time now (the time of the push, which quiet hours are
+// and devices registered devices of the message's kind (Targets), at time now (the time of the push, which quiet hours are
 // judged against): the reason none of the user's devices gets a push, or NoSkip and the Style
 // of the user's pushes. The rules and their order are in the package comment; the device
 // level is SkipDevice's. The worker and `offpush render` both decide through it.
@@ -57,17 +57,28 @@ func (p *Prepared) MessageSkip(now time.Time) Skip {
 	return p.skip
 }
 
-// SkipDevice is the device-level decision: NoDevice for a nil device, Foreground when the
-// device's app is in the foreground (it got the message over its live connection), else NoSkip.
+// SkipDevice is the device-level decision: NoDevice for a nil device, OtherKind for a token
+// of the other kind (see Targets), Foreground when the device's app is in the foreground (it
+// got the message over its live connection; a VoIP push rings anyway), else NoSkip.
 func (p *Prepared) SkipDevice(d *presence.Device) Skip {
 	switch {
 	case d == nil:
 		return NoDevice
-	case d.Foreground:
+	case !p.Targets(d):
+		return OtherKind
+	case d.Foreground && !p.voip:
 		return Foreground
 	}
 	return NoSkip
 }
+
+// Targets reports whether d is of the kind the message goes to: VoIP tokens for a VoIP push
+// (offlinePush.ios.pushType voip), ordinary tokens otherwise. Decide counts only these
+// devices.
+func (p *Prepared) Targets(d *presence.Device) bool { return (d.Kind == presence.KindVoIP) == p.voip }
+
+// VoIP reports whether the message is a PushKit call push.
+func (p *Prepared) VoIP() bool { return p.voip }
 
 // receiveOpt is the receive option that applies to the message at now: the conversation's
 // option, else the "all" option while its window (if any) holds, else receive.
@@ -128,7 +139,7 @@ func (p *Prepared) sound(s *presence.Settings) string {
 	return snd
 }
 
-// IgnoreBadge reports whether the message asks to push without touching the badge
-// (offlinePush.ios.ignoreBadge): callers then pass badge -1 to Notification and do not
-// count the push in the device's badge.
-func (p *Prepared) IgnoreBadge() bool { return p.noBadge }
+// IgnoreBadge reports whether the message pushes without touching the badge
+// (offlinePush.ios.ignoreBadge, and every VoIP push): callers then pass badge -1 to
+// Notification and do not count the push in the device's badge.
+func (p *Prepared) IgnoreBadge() bool { return p.noBadge || p.voip }

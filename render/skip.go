@@ -17,6 +17,10 @@ const (
 	SelfMessage       // the recipient is the sender
 	Expired           // the event is older than the push expiry window
 	Duplicate         // this (message, device) was already pushed (pipeline dedupe)
+	// OtherKind is a device of the other kind: a VoIP token for an ordinary push, or an
+	// ordinary token for a VoIP push. It is not a target of the message at all, so the
+	// pipeline does not count it.
+	OtherKind
 	numSkips
 )
 
@@ -32,6 +36,7 @@ var skipNames = [numSkips]string{
 	SelfMessage:  "self_message",
 	Expired:      "expired",
 	Duplicate:    "duplicate",
+	OtherKind:    "other_kind",
 }
 
 func (s Skip) String() string {
@@ -41,11 +46,14 @@ func (s Skip) String() string {
 	return "unknown"
 }
 
-// Skips lists every skip reason (without NoSkip), for metrics that pre-register labels.
+// Skips lists every skip reason the pipeline counts (without NoSkip and OtherKind), for
+// metrics that pre-register labels.
 func Skips() []Skip {
-	out := make([]Skip, 0, numSkips-1)
+	out := make([]Skip, 0, numSkips-2)
 	for s := NoSkip + 1; s < numSkips; s++ {
-		out = append(out, s)
+		if s != OtherKind {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -222,6 +222,23 @@ func checkOptions(h http.Header, d *Headers) rejection {
 	case len(d.CollapseID) > maxCollapseID:
 		return reject(http.StatusBadRequest, apns2.ReasonBadCollapseID)
 	}
+	return checkVoIP(d)
+}
+
+// checkVoIP holds VoIP pushes to what a PushKit call needs: the bundle's ".voip" topic
+// (and that topic only for them), and apns-expiration 0, since a call that cannot ring now
+// must not ring later. Apple does not refuse a stored VoIP push, the simulator does: a provider
+// that stores calls is wrong.
+func checkVoIP(d *Headers) rejection {
+	voipTopic := strings.HasSuffix(d.Topic, ".voip")
+	switch {
+	case d.PushType == "voip" && !voipTopic:
+		return reject(http.StatusBadRequest, apns2.ReasonTopicDisallowed)
+	case voipTopic && d.PushType != "voip":
+		return reject(http.StatusBadRequest, apns2.ReasonInvalidPushType)
+	case d.PushType == "voip" && d.Expiration != "0":
+		return reject(http.StatusBadRequest, apns2.ReasonBadExpirationDate)
+	}
 	return rejection{}
 }
 

@@ -32,6 +32,13 @@ func TestProviderAnswers(t *testing.T) {
 	}
 	topic := http.Header{"apns-topic": {testTopic}}
 	with := func(k, v string) http.Header { return http.Header{"apns-topic": {testTopic}, k: {v}} }
+	voip := func(topic, expiration string) http.Header {
+		h := http.Header{"apns-topic": {topic}, "apns-push-type": {"voip"}}
+		if expiration != "" {
+			h.Set("apns-expiration", expiration)
+		}
+		return h
+	}
 	device := "/3/device/" + testToken
 
 	cases := []struct {
@@ -47,7 +54,11 @@ func TestProviderAnswers(t *testing.T) {
 	}{
 		{"accepted with certificate auth", nil, "cert", "POST", device, topic, testBody, 200, ""},
 		{"certificate's topic by default", nil, "cert", "POST", device, nil, testBody, 200, ""},
-		{"certificate covers .voip", nil, "cert", "POST", device, with("apns-push-type", "voip"), testBody, 200, ""},
+		{"certificate covers .voip", nil, "cert", "POST", device, voip(testTopic+".voip", "0"), testBody, 200, ""},
+		{"VoIP push to the app's topic", nil, "cert", "POST", device, voip(testTopic, "0"), testBody, 400, "TopicDisallowed"},
+		{"VoIP push that may be stored", nil, "cert", "POST", device, voip(testTopic+".voip", "1893456000"), testBody, 400, "BadExpirationDate"},
+		{"VoIP push without apns-expiration", nil, "cert", "POST", device, voip(testTopic+".voip", ""), testBody, 400, "BadExpirationDate"},
+		{"alert to the .voip topic", nil, "cert", "POST", device, http.Header{"apns-topic": {testTopic + ".voip"}, "apns-push-type": {"alert"}}, testBody, 400, "InvalidPushType"},
 		{"upper-case hex token", nil, "cert", "POST", "/3/device/" + strings.ToUpper(testToken), topic, testBody, 200, ""},
 		{"100-byte token", nil, "cert", "POST", "/3/device/" + strings.Repeat("ab", 100), topic, testBody, 200, ""},
 		{"all options set", nil, "cert", "POST", device, http.Header{"apns-topic": {testTopic},

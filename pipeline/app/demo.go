@@ -23,22 +23,25 @@ type demoDevice struct {
 	busiID            int
 	unread            int64
 	foreground        bool
+	voip              bool // a PushKit token (setVOIP)
 }
 
 // demoDevices cover every certificate kind and the skip rules: bob has a background iPhone and
 // a foreground iPad, carol uses the enterprise app (token auth), dave turned push off, erin
 // runs a development build, frank muted the hiking group; in the book club, grace is in her
-// quiet hours, henry gets his pushes silently and ivy hides previews.
+// quiet hours, henry gets his pushes silently and ivy hides previews. Bob's iPhone also has a
+// VoIP token (the VoIP Services certificate 2390), for the call.
 var demoDevices = []demoDevice{
-	{"bob", "iPhone", strings.Repeat("b0", 32), 2382, 2, false},
-	{"bob", "iPad", strings.Repeat("b1", 32), 2382, 0, true},
-	{"carol", "iPhone", strings.Repeat("c0", 32), 2516, 0, false},
-	{"dave", "iPhone", strings.Repeat("d0", 32), 2382, 0, false},
-	{"erin", "iPhone", strings.Repeat("e0", 32), 2383, 5, false},
-	{"frank", "iPhone", strings.Repeat("f0", 32), 2382, 0, false},
-	{"grace", "iPhone", strings.Repeat("9a", 32), 2382, 0, false},
-	{"henry", "iPhone", strings.Repeat("9b", 32), 2382, 0, false},
-	{"ivy", "iPhone", strings.Repeat("9c", 32), 2382, 0, false},
+	{"bob", "iPhone", strings.Repeat("b0", 32), 2382, 2, false, false},
+	{"bob", "VoIP", strings.Repeat("b2", 32), 2390, 0, false, true},
+	{"bob", "iPad", strings.Repeat("b1", 32), 2382, 0, true, false},
+	{"carol", "iPhone", strings.Repeat("c0", 32), 2516, 0, false, false},
+	{"dave", "iPhone", strings.Repeat("d0", 32), 2382, 0, false, false},
+	{"erin", "iPhone", strings.Repeat("e0", 32), 2383, 5, false, false},
+	{"frank", "iPhone", strings.Repeat("f0", 32), 2382, 0, false, false},
+	{"grace", "iPhone", strings.Repeat("9a", 32), 2382, 0, false, false},
+	{"henry", "iPhone", strings.Repeat("9b", 32), 2382, 0, false, false},
+	{"ivy", "iPhone", strings.Repeat("9c", 32), 2382, 0, false, false},
 }
 
 // demoEvents are c2c and group messages of every elem type and per-message option.
@@ -51,6 +54,7 @@ var demoEvents = []string{
 	`{"id":"demo-6","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"custom","data":"typing"}]}`,
 	`{"id":"demo-7","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"psst"}],"offlinePush":{"title":"Secret","desc":"You have a new message","ext":"{\"open\":\"chat/alice\"}","ios":{"sound":"push.no_sound","ignoreBadge":true}}}`,
 	`{"id":"demo-8","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"read receipt"}],"offlinePush":{"pushFlag":"noPush"}}`,
+	`{"id":"demo-10","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"calling"}],"offlinePush":{"ext":"{\"room\":\"r-1\"}","ios":{"pushType":"voip"}}}`,
 	`{"id":"demo-9","chatType":"group","sender":{"userId":"alice","nickname":"Alice"},"group":{"id":"g-7","name":"Book club"},"recipients":["grace","henry","ivy"],"elems":[{"type":"text","text":"chapter 3 tonight?"}]}`,
 }
 
@@ -80,7 +84,7 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 	if err := k.Produce(ctx, topic, msgs...); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 11 pushes (henry's silent, ivy's without preview); skipped: bob's iPad (foreground), dave (push off), frank (muted group), grace (quiet hours), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
+	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 12 pushes (henry's silent, ivy's without preview, a call to bob's VoIP token); skipped: bob's iPad (foreground), dave (push off), frank (muted group), grace (quiet hours), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
 		"Try more: offpush publish --brokers %s --topic %s FILE, or the state API:\n"+
 		"  %s\nCtrl-C stops.\n\n",
 		len(msgs), topic, k.Brokers[0], topic, curl)
@@ -90,7 +94,11 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 func seedDemo(ctx context.Context, s *presence.Store, printer *pushPrinter) error {
 	for _, d := range demoDevices {
 		printer.name(d.token, d.user+"/"+d.name)
-		if err := s.SetToken(ctx, d.user, d.token, d.busiID); err != nil {
+		register := s.SetToken
+		if d.voip {
+			register = s.SetVoIPToken
+		}
+		if err := register(ctx, d.user, d.token, d.busiID); err != nil {
 			return err
 		}
 		state := s.Background(ctx, d.user, d.token, d.unread)
@@ -161,6 +169,7 @@ type demoDelivery struct {
 	Token   string `json:"token"`
 	Headers struct {
 		Topic      string `json:"apns-topic"`
+		PushType   string `json:"apns-push-type"`
 		CollapseID string `json:"apns-collapse-id"`
 	} `json:"headers"`
 	Payload struct {
@@ -170,7 +179,8 @@ type demoDelivery struct {
 			Sound string                       `json:"sound"`
 			Level string                       `json:"interruption-level"`
 		} `json:"aps"`
-		Ext string `json:"ext"`
+		Ext  string `json:"ext"`
+		From string `json:"from"` // VoIP
 	} `json:"payload"`
 }
 
@@ -186,6 +196,9 @@ func (p *pushPrinter) print(line []byte) {
 	}
 	a := d.Payload.APS
 	text := a.Alert.Body
+	if d.Headers.PushType == "voip" {
+		text = "call from " + d.Payload.From
+	}
 	if a.Alert.Title != "" {
 		text = a.Alert.Title + " — " + text
 	}

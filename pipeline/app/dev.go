@@ -136,6 +136,10 @@ func devSimulatorAndConfig(dir string, f devFlags, printer *pushPrinter) (*apnst
 	if err != nil {
 		return nil, config.Config{}, err
 	}
+	voip, err := certtest.GenerateP12(dir, "com.example.im.voip", "dev-password", true, notAfter)
+	if err != nil {
+		return nil, config.Config{}, err
+	}
 	p8, key, err := certtest.GenerateP8(dir)
 	if err != nil {
 		return nil, config.Config{}, err
@@ -161,7 +165,7 @@ func devSimulatorAndConfig(dir string, f devFlags, printer *pushPrinter) (*apnst
 		sim.Close()
 		return nil, config.Config{}, err
 	}
-	cfg := devConfig(f, sim.URL(), caFile, prod, devel, p8)
+	cfg := devConfig(f, sim.URL(), caFile, prod, devel, voip, p8)
 	if err := cfg.Validate(); err != nil {
 		sim.Close()
 		return nil, config.Config{}, fmt.Errorf("dev configuration: %w", err)
@@ -169,7 +173,7 @@ func devSimulatorAndConfig(dir string, f devFlags, printer *pushPrinter) (*apnst
 	return sim, cfg, nil
 }
 
-func devConfig(f devFlags, simURL, caFile, prodP12, devP12, p8 string) config.Config {
+func devConfig(f devFlags, simURL, caFile, prodP12, devP12, voipP12, p8 string) config.Config {
 	cfg := config.Default()
 	cfg.Kafka.Brokers = []string{f.kafkaAddr}
 	cfg.Kafka.GroupID = "offpush-dev"
@@ -179,6 +183,7 @@ func devConfig(f devFlags, simURL, caFile, prodP12, devP12, p8 string) config.Co
 		{ID: 2382, BundleID: "com.example.im", Environment: config.Production, P12File: prodP12, P12Password: "dev-password"},
 		{ID: 2383, BundleID: "com.example.im", Environment: config.Development, P12File: devP12, P12Password: "dev-password"},
 		{ID: 2516, BundleID: "com.example.im.enterprise", Environment: config.Production, KeyFile: p8, KeyID: devKeyID, TeamID: devTeamID},
+		{ID: 2390, BundleID: "com.example.im", Environment: config.Production, P12File: voipP12, P12Password: "dev-password", VoIP: true},
 	}
 	cfg.Pipeline.ShutdownGrace = 5 * time.Second
 	cfg.API.Addr, cfg.API.Tokens = f.apiAddr, []string{f.apiToken}

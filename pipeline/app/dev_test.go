@@ -53,16 +53,17 @@ func TestDevDemo(t *testing.T) {
 		`demo-7   "Secret — Alice: You have a new message" ext={"open":"chat/alice"}`,
 		`henry/iPhone  com.example.im             demo-9   "Alice (Book club): chapter 3 tonight?" badge=1 interruption-level=passive`,
 		`ivy/iPhone    com.example.im             demo-9   "You have a new message" badge=1 sound=default`,
+		`bob/VoIP      com.example.im.voip        demo-10  "call from Alice" ext={"room":"r-1"}`,
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for strings.Count(out.String(), "\npush ") < 11 {
+	for strings.Count(out.String(), "\npush ") < 12 {
 		select {
 		case err := <-done:
 			t.Fatalf("dev stopped early: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("11 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
+			t.Fatalf("12 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
 		}
 	}
 	checkMetrics(t, "http://"+ops)
@@ -111,8 +112,8 @@ func checkMetrics(t *testing.T, base string) {
 		}
 	}
 	want := []string{
-		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 9`,
-		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 11`,
+		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 10`,
+		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 12`,
 		`outcome="skipped",reason="foreground"} 5`, // bob's iPad, for each of the 5 messages to bob
 		`outcome="skipped",reason="push_disabled"} 1`,
 		`outcome="skipped",reason="muted"} 2`, // frank's group, grace's quiet hours
@@ -173,8 +174,9 @@ func checkStateAPI(t *testing.T, base string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || strings.Count(string(b), `"token"`) != 2 || !strings.Contains(string(b), `"state":"foreground"`) {
-		t.Errorf("GET bob's devices = %d %s, want his two devices, one in the foreground", resp.StatusCode, b)
+	if resp.StatusCode != 200 || strings.Count(string(b), `"token"`) != 3 || !strings.Contains(string(b), `"state":"foreground"`) ||
+		strings.Count(string(b), `"kind":"voip"`) != 1 {
+		t.Errorf("GET bob's devices = %d %s, want his three devices, one in the foreground, one for VoIP", resp.StatusCode, b)
 	}
 	// Explain demo-1 for bob: his iPhone got it, his iPad (foreground) did not.
 	req, _ = http.NewRequest("GET", base+"/v1/users/bob/pushes/demo-1", nil)
@@ -185,11 +187,11 @@ func checkStateAPI(t *testing.T, base string) {
 	}
 	defer resp.Body.Close()
 	var rep stateapi.PushReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != 200 || len(rep.Devices) != 2 {
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != 200 || len(rep.Devices) != 3 {
 		t.Fatalf("GET bob's pushes of demo-1 = %d %+v %v", resp.StatusCode, rep, err)
 	}
 	for _, d := range rep.Devices {
-		want := map[string]string{strings.Repeat("b0", 32): "sent", strings.Repeat("b1", 32): "none"}[d.Token]
+		want := map[string]string{strings.Repeat("b0", 32): "sent", strings.Repeat("b1", 32): "none", strings.Repeat("b2", 32): "none"}[d.Token]
 		if d.State != want || d.APNsID != render.APNsID("demo-1", d.Token) {
 			t.Errorf("demo-1 to %s: %+v, want %s", d.Token[:4], d, want)
 		}

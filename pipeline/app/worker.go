@@ -102,8 +102,18 @@ func (w *Worker) Close() {
 
 func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certificate, deps Deps) pipeline.Options {
 	topics := make(map[int]string, len(certs))
+	kinds := make(map[int]pipeline.CertKinds, len(certs))
 	for _, c := range certs {
 		topics[c.ID] = c.Topic
+		kinds[c.ID] = pipeline.Alerts
+	}
+	for _, c := range cfg.APNs.Certificates {
+		switch {
+		case c.TokenAuth():
+			kinds[c.ID] = pipeline.Alerts | pipeline.VoIP
+		case c.VoIP:
+			kinds[c.ID] = pipeline.VoIP
+		}
 	}
 	return pipeline.Options{
 		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, DLQTopic: cfg.Kafka.DLQTopic, GroupID: cfg.Kafka.GroupID,
@@ -114,7 +124,7 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		MaxPushes: cfg.Pipeline.MaxPushes, MaxRecipients: cfg.Pipeline.MaxRecipients,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
 		Texts:         render.Options{PreviewName: cfg.Render.PreviewName, PreviewNone: cfg.Render.PreviewNone, LocKeys: cfg.Render.LocKeys},
-		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics,
+		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics, Kinds: kinds,
 		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
 	}
 }

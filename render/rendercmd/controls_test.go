@@ -62,3 +62,39 @@ func TestRunUserControls(t *testing.T) {
 		}
 	}
 }
+
+// TestRunVoIP: a call goes to VoIP tokens only (ordinary ones read other_kind), with the
+// PushKit headers, and needs a certificate that sends VoIP pushes; an ordinary message skips
+// the VoIP token.
+func TestRunVoIP(t *testing.T) {
+	st := file(t, `{"users":{"bob":{"devices":[{"token":"aa","busiId":2382},{"token":"vv","kind":"voip","busiId":2390},
+{"token":"vx","kind":"voip","busiId":2382}]}}}`)
+	call := file(t, `{"id":"c1","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],
+"elems":[{"type":"text","text":"call"}],"offlinePush":{"ios":{"pushType":"voip"}}}`)
+	out, err := run(t, "", "--event", call, "--settings", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"userId":"bob","token":"aa","skip":"other_kind","headers":null,"payload":null}`,
+		`{"userId":"bob","token":"vv","skip":null,"headers":{"apns-topic":"com.example.im.voip","apns-push-type":"voip","apns-priority":"10","apns-expiration":"0","apns-collapse-id":"c1","apns-id":"` +
+			render.APNsID("c1", "vv") + `"},"payload":{"aps":{},"conv":"c2c:alice","msgId":"c1","from":"Alice"}}`,
+		`{"userId":"bob","token":"vx","skip":null,"error":"unknown_certificate","headers":null,"payload":null}`,
+	}
+	if got := strings.TrimSpace(out); got != strings.Join(want, "\n") {
+		t.Errorf("call:\n got %s\nwant %s", got, strings.Join(want, "\n"))
+	}
+	msg := file(t, `{"id":"m1","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"hi"}]}`)
+	out, err = run(t, "", "--event", msg, "--settings", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"token":"aa","skip":null`) || !strings.Contains(lines[1], `"token":"vv","skip":"other_kind"`) {
+		t.Errorf("ordinary message:\n%s", out)
+	}
+	if _, err := run(t, "", "--event", msg, "--settings", file(t, `{"users":{"bob":{"devices":[{"token":"a","kind":"pushkit"}]}}}`)); err == nil ||
+		!strings.Contains(err.Error(), `users.bob.devices[0].kind: "pushkit", want apns or voip`) {
+		t.Errorf("bad kind: %v", err)
+	}
+}

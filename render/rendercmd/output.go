@@ -60,19 +60,25 @@ func (f *settingsFile) lines(p *render.Prepared, userID string, now time.Time) [
 		u, ok = userState{Devices: []device{defaultDevice}}, true
 	}
 	s := u.settings()
-	if !ok || len(u.Devices) == 0 { // the user's skip reason, else no_device
-		_, skip := p.Render(userID, s, nil, "", now)
-		return []line{{UserID: userID, Skip: skipName(skip)}}
-	}
-	out := make([]line, 0, len(u.Devices))
+	targets := 0
 	for _, d := range u.Devices {
-		topic, known := f.topic(d.BusiID)
-		n, skip := p.Render(userID, s, d.asPresence(), topic, now)
+		if p.Targets(d.asPresence()) {
+			targets++
+		}
+	}
+	var out []line
+	if !ok || targets == 0 { // the user's skip reason, else no_device
+		_, skip := p.Render(userID, s, nil, "", now)
+		out = append(out, line{UserID: userID, Skip: skipName(skip)})
+	}
+	for _, d := range u.Devices {
+		c, known := f.certificate(d.BusiID)
+		n, skip := p.Render(userID, s, d.asPresence(), c.BundleID, now)
 		l := line{UserID: userID, Token: &d.Token}
 		switch {
 		case skip != render.NoSkip:
 			l.Skip = skipName(skip)
-		case !known:
+		case !known || !c.sends(p.VoIP()):
 			l.Error = unknownCertificate
 		default:
 			l.Headers, l.Payload = headersOf(n), n.Payload

@@ -17,7 +17,13 @@
 //
 // Without --settings every recipient has default settings and one background device, token
 // "-", busiId 2382, badge 0. Certificates default to those of `offpush dev` (2382 and 2383 →
-// com.example.im, 2516 → com.example.im.enterprise) when the settings give none. A user
+// com.example.im, 2516 → com.example.im.enterprise with token auth, 2390 → a VoIP Services
+// certificate of com.example.im) when the settings give none. A device may carry "kind":
+// "voip" (a setVOIP token); a certificate "kinds" (["apns"] by default, ["voip"] for a VoIP
+// Services certificate, both for a token-auth key). A device of the other kind than the message
+// (VoIP tokens for ordinary messages, ordinary tokens for calls) prints skip "other_kind"; a
+// push its certificate cannot send prints "error":"unknown_certificate", as the worker
+// dead-letters it. A user
 // missing from a settings file has no devices, as in Redis; a device without a "state" is in
 // the background. A receive option in the settings file is the option string or the state
 // API's body object with a quiet-hours window ({"opt":"notNotify","startTime":"22:00:00",

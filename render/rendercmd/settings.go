@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"offpush/presence"
 )
@@ -62,16 +63,40 @@ func (v *receiveValue) UnmarshalJSON(b []byte) error {
 // device is one registered device token with its state.
 type device struct {
 	Token  string `json:"token"`
+	Kind   string `json:"kind"` // "apns" (also when empty) or "voip" (setVOIP)
 	BusiID int    `json:"busiId"`
 	State  string `json:"state"` // "background" (also when empty) or "foreground"
 	Badge  int64  `json:"badge"` // the current count; the push carries badge+1
 }
 
-// certificate maps a busiId to its bundle id, the apns-topic.
+// certificate maps a busiId to its bundle id, the apns-topic (VoIP pushes go to its .voip
+// topic), and the kinds of push it sends.
 type certificate struct {
 	ID       int    `json:"id"`
 	BundleID string `json:"bundleId"`
+	// Kinds is what the certificate sends: ["apns"] by default (certificate auth), ["voip"]
+	// for a VoIP Services certificate, both for a token-auth key.
+	Kinds []string `json:"kinds"`
 }
+
+// sends reports whether c sends VoIP pushes (voip) or ordinary ones.
+func (c certificate) sends(voip bool) bool {
+	kinds := c.Kinds
+	if len(kinds) == 0 {
+		kinds = []string{kindAPNs}
+	}
+	want := kindAPNs
+	if voip {
+		want = kindVoIP
+	}
+	return slices.Contains(kinds, want)
+}
+
+// Kinds of devices and certificates in the settings file.
+const (
+	kindAPNs = "apns"
+	kindVoIP = "voip"
+)
 
 // Device states of the settings file.
 const (
@@ -84,7 +109,8 @@ const (
 var devCertificates = []certificate{
 	{ID: 2382, BundleID: "com.example.im"},
 	{ID: 2383, BundleID: "com.example.im"},
-	{ID: 2516, BundleID: "com.example.im.enterprise"},
+	{ID: 2516, BundleID: "com.example.im.enterprise", Kinds: []string{kindAPNs, kindVoIP}},
+	{ID: 2390, BundleID: "com.example.im", Kinds: []string{kindVoIP}},
 }
 
 // defaultDevice is the one device of every recipient when there is no settings file.
@@ -120,6 +146,11 @@ func (f *settingsFile) validate() error {
 			return fmt.Errorf("certificates[%d].bundleId: required", i)
 		case seen[c.ID]:
 			return fmt.Errorf("certificates[%d].id: %d listed twice", i, c.ID)
+		}
+		for _, k := range c.Kinds {
+			if k != kindAPNs && k != kindVoIP {
+				return fmt.Errorf("certificates[%d].kinds: %q, want apns or voip", i, k)
+			}
 		}
 		seen[c.ID] = true
 	}
@@ -157,6 +188,8 @@ func (u *userState) validate() error {
 		switch {
 		case d.Token == "":
 			return fmt.Errorf("devices[%d].token: required", i)
+		case d.Kind != "" && d.Kind != kindAPNs && d.Kind != kindVoIP:
+			return fmt.Errorf("devices[%d].kind: %q, want apns or voip", i, d.Kind)
 		case d.State != "" && d.State != stateBackground && d.State != stateForeground:
 			return fmt.Errorf("devices[%d].state: %q, want background or foreground", i, d.State)
 		case d.Badge < 0:
@@ -188,15 +221,19 @@ func (u *userState) settings() *presence.Settings {
 
 // asPresence is the device in the form render takes.
 func (d *device) asPresence() *presence.Device {
-	return &presence.Device{Token: d.Token, BusiID: d.BusiID, Foreground: d.State == stateForeground, Badge: d.Badge}
+	pd := &presence.Device{Token: d.Token, BusiID: d.BusiID, Foreground: d.State == stateForeground, Badge: d.Badge}
+	if d.Kind == kindVoIP {
+		pd.Kind = presence.KindVoIP
+	}
+	return pd
 }
 
-// topic is the bundle id of the certificate busiID, or false when there is none.
-func (f *settingsFile) topic(busiID int) (string, bool) {
+// certificate is the certificate busiID, or false when there is none.
+func (f *settingsFile) certificate(busiID int) (certificate, bool) {
 	for _, c := range f.Certificates {
 		if c.ID == busiID {
-			return c.BundleID, true
+			return c, true
 		}
 	}
-	return "", false
+	return certificate{}, false
 }
