@@ -45,15 +45,16 @@ type ClaimState uint8
 
 // Claim states, from the dedupe key and the device registration.
 const (
-	_           ClaimState = iota
-	ClaimNew               // first claim: push it with the returned badge
-	ClaimResend            // claimed before, unfinished past the lease (its worker died): push again, same badge
-	ClaimDone              // already finished: skip as a duplicate
-	ClaimGone              // the device is no longer registered: skip
-	ClaimBusy              // claimed by a worker within the lease: in flight elsewhere, claim again later
+	_            ClaimState = iota
+	ClaimNew                // first claim: push it with the returned badge
+	ClaimResend             // claimed before, unfinished past the lease (its worker died): push again, same badge
+	ClaimDone               // already finished: skip as a duplicate
+	ClaimGone               // the device is no longer registered: skip
+	ClaimBusy               // claimed by a worker within the lease: in flight elsewhere, claim again later
+	ClaimRevoked            // the message was recalled (Revoke) before this device got it: skip, never push
 )
 
-var claimStateNames = [...]string{"invalid", "new", "resend", "done", "gone", "busy"}
+var claimStateNames = [...]string{"invalid", "new", "resend", "done", "gone", "busy", "revoked"}
 
 // String returns the state's lower-case name.
 func (s ClaimState) String() string {

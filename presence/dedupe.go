@@ -109,16 +109,17 @@ type DedupeState struct {
 }
 
 // parseDedupe reads a dedupe field value ("" = absent), leniently as the claim script does:
-// a dead-lettered record is absent (claimable), a sent or token-removed one done.
+// a dead-lettered record is absent (claimable); a sent, token-removed or recalled one done;
+// "p…" and "P…" (a recall asked it to stop) pending.
 func parseDedupe(v string) DedupeState {
 	switch {
 	case v == "" || v[0] == 'd':
 		return DedupeState{}
-	case v[0] == 's' || v[0] == 'r':
+	case v[0] == 's' || v[0] == 'r' || v[0] == 'v' || v[0] == 'w':
 		return DedupeState{Status: DedupeDone}
 	}
 	st := DedupeState{Status: DedupePending, Badge: -1}
-	b, at, _ := strings.Cut(strings.TrimPrefix(v, "p:"), ":")
+	b, at, _ := strings.Cut(v[min(2, len(v)):], ":")
 	if n, err := strconv.ParseInt(b, 10, 64); err == nil {
 		st.Badge = n
 	}

@@ -59,6 +59,17 @@
 //	    "r:N:T:K" as s, but APNs declared the token dead (Done with OutcomeTokenRemoved).
 //	    "d:N:T:K" written to the DLQ (Release). A Claim treats it as absent, so that
 //	             replaying the record pushes the device; Release never overwrites s or r.
+//	    "P:N:A"  as p, and a recall (Revoke) asked it to stop: the push's worker checks
+//	             before each retry (StopIfRevoked) and then never sends it; past the lease a
+//	             claim of it answers revoked. Either way the record becomes v and the
+//	             badge its claim took is given back.
+//	    "w:B:A"  a recall's replacement in flight since A, with badge B (-1: none); the
+//	             lease is as for p. RevokeDone turns it into v.
+//	    "v:B:T:K" recalled: the replacement was sent with badge B after K attempts, or,
+//	             with K 0, the original was never sent and never will be (a tombstone: a
+//	             recall that found no record writes it into the hash of its own time and
+//	             the one before, where the original's claim looks). A Claim answers
+//	             revoked.
 //	    (absent) never claimed, or expired.
 //	             Explain reads these records for support: with T, N and K each push costs
 //	             about 10 bytes more than a bare state would.

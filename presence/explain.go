@@ -22,6 +22,9 @@ const (
 	PushSent         PushState = "sent"          // APNs accepted it
 	PushDeadLetter   PushState = "dead_letter"   // written to the dead-letter topic
 	PushTokenRemoved PushState = "token_removed" // APNs declared the token dead; it was removed
+	// PushRevoked: the message was recalled. Its push was replaced by the recall's (Attempts
+	// and Badge are the replacement's), or, when Attempts is 0, never sent.
+	PushRevoked PushState = "revoked"
 )
 
 // PushRecord is the push of one message to one device, for support.
@@ -116,10 +119,12 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 	return out, nil
 }
 
-// explainKey is a dedupe hash a record of the message may be in, with its bucket start.
+// explainKey is a dedupe hash a record of the message may be in, with its bucket start and
+// end (unix ms).
 type explainKey struct {
 	name  string
 	start time.Time
+	endMs int64
 }
 
 // explainKeys are the user's dedupe hashes that can hold a live record: every bucket, of
@@ -137,7 +142,7 @@ func (s *Store) explainKeys(userID string, now time.Time) []explainKey {
 			start := i * size
 			if !seen[start] {
 				seen[start] = true
-				out = append(out, explainKey{s.bucketKey(userID, start), time.UnixMilli(floorDiv(start, 1000) * 1000)})
+				out = append(out, explainKey{s.bucketKey(userID, start), time.UnixMilli(floorDiv(start, 1000) * 1000), start + size})
 			}
 		}
 	}
@@ -149,6 +154,8 @@ func (s *Store) explainKeys(userID string, now time.Time) []explainKey {
 // letter (a replay followed it) beats nothing.
 func rank(s PushState) int {
 	switch s {
+	case PushRevoked:
+		return 4
 	case PushSent, PushTokenRemoved:
 		return 3
 	case PushPending:
@@ -176,8 +183,11 @@ func parseRecord(v string, start time.Time) PushRecord {
 		r.Badge = n
 	}
 	switch parts[0] {
-	case "p":
+	case "p", "P", "w":
 		r.State = PushPending
+		if parts[0] == "w" {
+			r.State = PushRevoked // the replacement is in flight
+		}
 		if ms, ok := num(2); ok {
 			r.At = time.UnixMilli(ms)
 		}
@@ -188,6 +198,8 @@ func parseRecord(v string, start time.Time) PushRecord {
 		r.State = PushTokenRemoved
 	case "d":
 		r.State = PushDeadLetter
+	case "v":
+		r.State = PushRevoked
 	default:
 		return PushRecord{State: PushNone, Badge: -1}
 	}

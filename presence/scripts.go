@@ -27,13 +27,24 @@ local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function bucketSecs(k, now)
+  return math.floor(now / 1000) - (tonumber(string.match(k, ':dd:(-?%d+)$')) or 0)
+end
+local function giveBack(u, t)
+  local b = redis.call('HINCRBY', u, 'b:' .. t, -1)
+  if b < 0 then redis.call('HSET', u, 'b:' .. t, 0); b = 0 end
+  return b
+end
 `
 
 // claimSrc claims one push of a message to a device. Its dedupe field is "p:<badge>:<claimed
 // at, unix ms of the Redis clock>" while pending: younger than the lease it is busy, older
 // it is handed over with its badge and a fresh claim time. Either write keeps the hash alive
 // DedupeTTL past the later of now and its bucket's end. A finished push ("s…" sent, "r…"
-// token removed) answers done; a dead-lettered one ("d…") is claimed as new, as if absent.
+// token removed) answers done; a dead-lettered one ("d…") is claimed as new, as if absent; a
+// recalled one ("v…", "w…") answers revoked. A pending claim a recall asked to stop ("P…")
+// is busy within its lease; after it (its worker died) it is never sent: it becomes "v" and
+// the badge its claim took is given back.
 // KEYS: user hash, dedupe hashes (see dedupeLua). ARGV: token, field, ignoreBadge "1"/"0",
 // dedupe TTL ms, lease ms, bucket cap ms, bucket ends.
 // Returns {state, badge} with the ClaimState values.
@@ -42,6 +53,7 @@ local f = ARGV[2]
 local i, v = find(1, f)
 local st = v and string.sub(v, 1, 1)
 if st == 's' or st == 'r' then return {3, -1} end
+if st == 'v' or st == 'w' then return {6, -1} end
 if st == 'd' then i, v = 1, false end
 if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
 local now = clock()
@@ -49,10 +61,16 @@ local ttl, cap = tonumber(ARGV[4]), tonumber(ARGV[6])
 local b = -1
 if v then
   local at
-  b, at = string.match(v, '^p:(-?%d+):?(%d*)$')
+  b, at = string.match(v, '^[pP]:(-?%d+):?(%d*)$')
   b = tonumber(b) or -1
   at = tonumber(at) or 0
   if now - at < tonumber(ARGV[5]) then return {5, b} end
+  if st == 'P' then
+    -- recalled while its worker was gone: never deliver it now, give the badge back
+    if b >= 0 then giveBack(KEYS[1], ARGV[1]) end
+    redis.call('HSET', KEYS[1 + i], f, 'v:-1:' .. bucketSecs(KEYS[1 + i], now) .. ':0')
+    return {6, -1}
+  end
   redis.call('HSET', KEYS[1 + i], f, 'p:' .. b .. ':' .. now)
   keep(1, 6, i, now, ttl, cap)
   return {2, b}
@@ -68,18 +86,18 @@ return {1, b}
 // claim (-1 when none or ignoreBadge), at the Redis clock in seconds after the start of the
 // field's bucket (the number in its key), attempts the APNs requests made. It is written in
 // the hash that has the field, or (expired, never claimed) in the first one, which is kept
-// alive as by claimSrc. A finished record ("s…", "r…") is never downgraded to "d".
+// alive as by claimSrc. A finished record ("s…", "r…") is never downgraded to "d", and a
+// recalled one ("v…", "w…") changes only to "v" (the replacement was sent).
 // KEYS: dedupe hashes. ARGV: field, dedupe TTL ms, bucket cap ms, S, attempts, bucket ends.
 const settleSrc = dedupeLua + `
 local f = ARGV[1]
 local i, v = find(0, f)
 local st = v and string.sub(v, 1, 1)
 if ARGV[4] == 'd' and (st == 's' or st == 'r') then return 0 end
-local b = v and tonumber(string.match(v, '^p:(-?%d+)')) or -1
+if ARGV[4] ~= 'v' and (st == 'v' or st == 'w') then return 0 end
+local b = v and tonumber(string.match(v, '^[pPw]:(-?%d+)')) or -1
 local now = clock()
-local start = tonumber(string.match(KEYS[i], ':dd:(-?%d+)$')) or 0
-local at = math.floor(now / 1000) - start
-redis.call('HSET', KEYS[i], f, ARGV[4] .. ':' .. b .. ':' .. at .. ':' .. ARGV[5])
+redis.call('HSET', KEYS[i], f, ARGV[4] .. ':' .. b .. ':' .. bucketSecs(KEYS[i], now) .. ':' .. ARGV[5])
 keep(0, 5, i, now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 return 1
 `
@@ -133,4 +151,75 @@ return 1
 const releaseOwnerSrc = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+`
+
+// revokeSrc recalls the push of a message to one device. KEYS: user hash, the two hashes a
+// tombstone goes to (the bucket of the recall's time and the one before), then every live
+// dedupe hash of the user, searched for the original's record. ARGV: token, field (of the
+// original's message id and the token), lease ms, dedupe TTL ms, bucket cap ms, the bucket
+// ends of KEYS[2..]. Returns {result, badge} with the RevokeResult values:
+//   - never pushed (absent, dead-lettered "d…", token dead "r…"): the record becomes the
+//     tombstone "v:-1:T:0" (in both tombstone hashes when there was none), so the original is
+//     never pushed (its claim answers revoked): 1;
+//   - sent ("s…"), or pending past the lease (its worker died mid-send: maybe sent): the
+//     device's badge goes down by one if the original counted one, and the record becomes
+//     "w:<new badge>:<now ms>", the replacement in flight: 2 with the badge (-1: none);
+//   - pending within the lease ("p…"): it becomes "P…" (recall asked; the original's worker
+//     stops before its next retry, or finishes it): 4, try again later;
+//   - a replacement in flight ("w…"): within the lease 4, after it (its worker died) handed
+//     over with its badge: 2;
+//   - recalled already ("v…"): 3; the device is no longer registered: 5.
+const revokeSrc = dedupeLua + `
+local t, f = ARGV[1], ARGV[2]
+local lease, ttl, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = clock()
+local i, v = find(3, f)
+local st = v and string.sub(v, 1, 1)
+local j = 3 + i
+if st == 'v' then return {3, -1} end
+if not v or st == 'd' or st == 'r' then
+  local keys = {2, 3}
+  if v then keys = {j} end
+  for _, n in ipairs(keys) do
+    redis.call('HSET', KEYS[n], f, 'v:-1:' .. bucketSecs(KEYS[n], now) .. ':0')
+    keep(0, 4, n, now, ttl, cap)
+  end
+  return {1, -1}
+end
+local b, at = string.match(v, '^[pPws]:(-?%d+):?(%d*)')
+b, at = tonumber(b) or -1, tonumber(at) or 0
+if st == 'w' then
+  if now - at < lease then return {4, b} end
+  redis.call('HSET', KEYS[j], f, 'w:' .. b .. ':' .. now)
+  return {2, b}
+end
+if (st == 'p' or st == 'P') and now - at < lease then
+  redis.call('HSET', KEYS[j], f, 'P' .. string.sub(v, 2))
+  return {4, -1}
+end
+if redis.call('HEXISTS', KEYS[1], 'd:' .. t) == 0 then
+  redis.call('HSET', KEYS[j], f, 'v:-1:' .. bucketSecs(KEYS[j], now) .. ':0')
+  return {5, -1}
+end
+local nb = -1
+if b >= 0 then nb = giveBack(KEYS[1], t) end
+redis.call('HSET', KEYS[j], f, 'w:' .. nb .. ':' .. now)
+keep(0, 4, j, now, ttl, cap)
+return {2, nb}
+`
+
+// stopIfRevokedSrc is the check a push makes before a retry: if a recall asked to stop it
+// ("P…"), it is never sent; the record becomes "v:-1:T:0" and the badge its claim took is
+// given back. KEYS: user hash, the push's dedupe hashes. ARGV: token, field.
+// Returns 1 when the push must stop, else 0.
+const stopIfRevokedSrc = dedupeLua + `
+local i, v = find(1, ARGV[2])
+if not v then return 0 end
+local st = string.sub(v, 1, 1)
+if st == 'v' or st == 'w' then return 1 end
+if st ~= 'P' then return 0 end
+local b = tonumber(string.match(v, '^P:(-?%d+)')) or -1
+if b >= 0 then giveBack(KEYS[1], ARGV[1]) end
+redis.call('HSET', KEYS[1 + i], ARGV[2], 'v:-1:' .. bucketSecs(KEYS[1 + i], clock()) .. ':0')
+return 1
 `

@@ -82,29 +82,33 @@ type Store struct {
 	bucketMs     int64 // DedupeBucket in milliseconds
 	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
 
-	claim        *redis.Script
-	settle       *redis.Script
-	removeDevice *redis.Script
-	setState     *redis.Script
-	releaseOwner *redis.Script
+	claim         *redis.Script
+	settle        *redis.Script
+	revoke        *redis.Script
+	stopIfRevoked *redis.Script
+	removeDevice  *redis.Script
+	setState      *redis.Script
+	releaseOwner  *redis.Script
 }
 
 // New returns a Store using rdb (a single node, Sentinel or Cluster client).
 func New(rdb redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
 	return &Store{
-		rdb:          rdb,
-		opts:         opts,
-		ttlArg:       strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
-		leaseArg:     strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
-		capArg:       strconv.FormatInt(opts.DedupeBucket.Milliseconds(), 10),
-		bucketMs:     opts.DedupeBucket.Milliseconds(),
-		zeroBucketMs: zeroBucket(opts).Milliseconds(),
-		claim:        redis.NewScript(claimSrc),
-		settle:       redis.NewScript(settleSrc),
-		removeDevice: redis.NewScript(removeDeviceSrc),
-		setState:     redis.NewScript(setStateSrc),
-		releaseOwner: redis.NewScript(releaseOwnerSrc),
+		rdb:           rdb,
+		opts:          opts,
+		ttlArg:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
+		leaseArg:      strconv.FormatInt(opts.ClaimLease.Milliseconds(), 10),
+		capArg:        strconv.FormatInt(opts.DedupeBucket.Milliseconds(), 10),
+		bucketMs:      opts.DedupeBucket.Milliseconds(),
+		zeroBucketMs:  zeroBucket(opts).Milliseconds(),
+		claim:         redis.NewScript(claimSrc),
+		settle:        redis.NewScript(settleSrc),
+		revoke:        redis.NewScript(revokeSrc),
+		stopIfRevoked: redis.NewScript(stopIfRevokedSrc),
+		removeDevice:  redis.NewScript(removeDeviceSrc),
+		setState:      redis.NewScript(setStateSrc),
+		releaseOwner:  redis.NewScript(releaseOwnerSrc),
 	}
 }
 
