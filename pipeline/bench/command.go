@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.foreground, "foreground", 0.3, "share of devices in the foreground (skipped)")
 	fs.IntVar(&c.payloadBytes, "payload-bytes", 40, "message text size in bytes")
 	fs.Float64Var(&c.rate, "rate", 0, "publish events at this rate (events/s) during the run, for latency; 0 = publish all first")
-	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone) | hot-group (one large group's burst while one-to-one messages flow)")
+	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone) | hot-group (one large group's burst while one-to-one messages flow) | big-groups (groups of 10k-20k members as membership, then as recipient lists)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to `FILE`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker's window to `FILE`")
 	fs.IntVar(&c.connections, "connections", 0, "HTTP/2 connections per certificate (0 = apns default)")
@@ -141,6 +141,9 @@ var hotGroupFlags = []string{"hot-group-members", "hot-group-messages", "c2c-rat
 // setProfileDefaults fills the defaults that depend on --profile and refuses the flags the
 // profile has no use for; set holds the flags given.
 func (c *config) setProfileDefaults(set map[string]bool) error {
+	if c.profile == profileBigGroups {
+		c.setBigGroupsDefaults(set)
+	}
 	if c.profile != profileHotGroup {
 		for _, name := range hotGroupFlags {
 			if set[name] {
@@ -194,8 +197,8 @@ func (c *config) validate() error {
 		return errors.New("--payload-bytes: want at least 1")
 	case c.rate < 0:
 		return errors.New("--rate: want ≥ 0")
-	case c.profile != profileDefault && c.profile != profileSkipHeavy && c.profile != profileHotGroup:
-		return fmt.Errorf("--profile: want %s, %s or %s", profileDefault, profileSkipHeavy, profileHotGroup)
+	case c.profile != profileDefault && c.profile != profileSkipHeavy && c.profile != profileHotGroup && c.profile != profileBigGroups:
+		return fmt.Errorf("--profile: want %s, %s, %s or %s", profileDefault, profileSkipHeavy, profileHotGroup, profileBigGroups)
 	case c.baselinePushes < 0 || c.baselineConcurrency < 1:
 		return errors.New("--baseline-pushes, --baseline-goroutines: want ≥ 0 and ≥ 1")
 	case c.partitions < 1:
@@ -228,6 +231,9 @@ func (c *config) workload() *workload {
 		Users: c.users, Devices: c.devices, Groups: max(1, c.users/20),
 		GroupShare: c.groupShare, GroupMin: c.groupMin, GroupMax: c.groupMax,
 		PayloadBytes: c.payloadBytes,
+	}
+	if c.profile == profileBigGroups {
+		w.bigGroups()
 	}
 	if c.profile == profileHotGroup {
 		w.GroupShare, w.HotMembers, w.HotMessages = 0, c.hotMembers, c.hotMessages

@@ -64,6 +64,9 @@ type Result struct {
 	KafkaCPUUsPerEvent     float64 `json:"kafka_cpu_us_per_event"`
 	RedisCPUUsPerRecipient float64 `json:"redis_cpu_us_per_recipient"`
 
+	// BigGroups compares membership with recipient lists (--profile big-groups).
+	BigGroups *BigGroupsResult `json:"big_groups,omitempty"`
+
 	Events            int64            `json:"events"`
 	Recipients        int64            `json:"recipients"`
 	Pushes            int64            `json:"pushes"` // sent
@@ -264,6 +267,7 @@ func writeComparison(out io.Writer, r *Result) {
 		f("%.1f", r.BaselineSimCPUUsPerRequest), "", "")
 	row("pushes", f("%d", r.Pushes), f("%d", r.ZeroRTTPushes), f("%d", r.BaselinePushes), "", "")
 	tw.Flush()
+	writeBigGroups(out, r.BigGroups)
 }
 
 // workloadText describes the profile's event mix.

@@ -37,6 +37,11 @@ func run(ctx context.Context, cfg *config, stderr io.Writer) (*Result, error) {
 	if err := e.baseline(ctx, w, res, logf); err != nil {
 		return nil, err
 	}
+	if cfg.profile == profileBigGroups {
+		if err := e.runBigGroups(ctx, w, res, logf); err != nil {
+			return nil, err
+		}
+	}
 	e.stopSim() // flushes the deliveries file
 	lat, err := readLatencies(e.deliveries, w, res.LatencyFromEvent)
 	if err != nil {

@@ -45,6 +45,9 @@ type workload struct {
 	PayloadBytes int     `json:"payloadBytes"`
 	HotMembers   int     `json:"hotMembers,omitempty"`
 	HotMessages  int     `json:"hotMessages,omitempty"`
+	// Members: group events leave recipients out (--profile big-groups); the groups'
+	// membership is seeded instead (seedMembers).
+	Members bool `json:"members,omitempty"`
 }
 
 // Streams of the seeded generator, so that draws for one purpose never shift another's.
@@ -132,6 +135,9 @@ func (w *workload) event(i int, at time.Time) *event.Message {
 	m.ChatType = event.Group
 	m.Group = &event.GroupInfo{ID: "g" + strconv.Itoa(g), Name: "Group " + strconv.Itoa(g)}
 	m.Sender = event.Sender{UserID: userID(first), Nickname: "User " + strconv.Itoa(first)}
+	if w.Members {
+		return m
+	}
 	m.Recipients = make([]string, k)
 	for j := range k {
 		m.Recipients[j] = userID((first + 1 + j) % w.Users)
