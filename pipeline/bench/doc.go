@@ -72,6 +72,13 @@
 // of a conversation while the group fans out, and group_pushes_per_s the group's rate. The
 // population (--users, default 25000 for this profile) must exceed the group.
 //
+// big-groups: the two forms of a large group's event. After the default windows on the
+// profile's workload (--events messages, default 4, to 2 groups of --group-min..--group-max
+// members, default 10000..20000, sent with recipient lists), the groups' membership is
+// seeded through the Store and the same events run without recipients, then again with
+// recipient lists on Redis seeded afresh; big_groups reports each form's pushes/s, peak RSS
+// (VmHWM, reset before each window on Linux) and Kafka bytes per event (the event values).
+//
 // The baseline runs after the worker, against the same simulator: a plain sideshow/apns2
 // loop — apns2.NewClient with its own x/net HTTP/2 transport (only RootCAs set, to trust
 // the simulator), 256 goroutines, a payload.Payload built per push — timed and measured with
