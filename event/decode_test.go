@@ -148,3 +148,25 @@ func TestDecodeSDKOptions(t *testing.T) {
 		t.Errorf("offlinePush %+v, ios %+v", m.OfflinePush, m.OfflinePush.IOS)
 	}
 }
+
+// TestDecodeRevoke: a revoke needs revokes instead of elems; a message may not carry revokes.
+func TestDecodeRevoke(t *testing.T) {
+	m, err := Decode([]byte(`{"id":"r-9","kind":"revoke","revokes":"m-42","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"sentAt":"2026-11-25T10:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.IsRevoke() || m.Revokes != "m-42" {
+		t.Errorf("revoke %+v", m)
+	}
+	for _, c := range []struct{ in, want string }{
+		{`{"id":"r","kind":"revoke","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"]}`, "revokes: required"},
+		{`{"id":"r","kind":"revoke","revokes":"r","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"]}`, "revokes: a revoke cannot recall itself"},
+		{`{"id":"r","kind":"recall","revokes":"m","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"]}`, `kind: unknown "recall" (want message or revoke)`},
+		{`{"id":"m","revokes":"x","chatType":"c2c","sender":{"userId":"a"},"recipients":["b"],"elems":[{"type":"text"}]}`, "revokes: only in a revoke (kind revoke)"},
+		{`{"id":"r","kind":"revoke","revokes":"m","chatType":"c2c","sender":{"userId":"a"}}`, "recipients: must not be empty"},
+	} {
+		if _, err := Decode([]byte(c.in)); err == nil || err.Error() != c.want {
+			t.Errorf("Decode(%s) = %v, want %q", c.in, err, c.want)
+		}
+	}
+}

@@ -111,9 +111,22 @@ const (
 	Critical      InterruptionLevel = "critical"
 )
 
+// Kind is what an event is: a message, or the recall of an earlier one.
+type Kind string
+
+// Event kinds; empty is KindMessage.
+const (
+	KindMessage Kind = "message"
+	// KindRevoke recalls the message Revokes: devices that got its push get a replacement
+	// ("Alice recalled a message"), devices that did not will never get it.
+	KindRevoke Kind = "revoke"
+)
+
 // Message is one IM message event as IM core publishes it.
 type Message struct {
 	ID          string       `json:"id"`
+	Kind        Kind         `json:"kind,omitempty"`
+	Revokes     string       `json:"revokes,omitempty"` // the recalled message's id (kind revoke)
 	SDKAppID    int64        `json:"sdkAppId,omitempty"`
 	ChatType    ChatType     `json:"chatType"`
 	Sender      Sender       `json:"sender"`
@@ -178,6 +191,9 @@ type Android struct {
 	Sound      string `json:"sound,omitempty"`
 	NotifyMode string `json:"notifyMode,omitempty"`
 }
+
+// IsRevoke reports whether the event recalls an earlier message.
+func (m *Message) IsRevoke() bool { return m.Kind == KindRevoke }
 
 // ConversationID is the conversation of the message as seen by recipient: "c2c:{peer}" for a
 // one-to-one message (the peer is the sender) and "group:{id}" for a group message. Receive

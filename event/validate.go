@@ -35,6 +35,22 @@ func (m *Message) Validate() error {
 	if err := checkUsers("atUserIds", m.AtUserIDs, false); err != nil {
 		return err
 	}
+	switch m.Kind {
+	case "", KindMessage:
+		if m.Revokes != "" {
+			return fieldErr("revokes", "only in a revoke (kind revoke)")
+		}
+	case KindRevoke:
+		if err := checkID("revokes", m.Revokes); err != nil {
+			return err
+		}
+		if m.Revokes == m.ID {
+			return fieldErr("revokes", "a revoke cannot recall itself")
+		}
+		return nil // a revoke has no elems or push options to check
+	default:
+		return fieldErr("kind", "unknown %q (want message or revoke)", m.Kind)
+	}
 	if err := m.validateElems(); err != nil {
 		return err
 	}

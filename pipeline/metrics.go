@@ -34,7 +34,9 @@ type metrics struct {
 	retries        metric.Int64Counter
 	dlqRecords     metric.Int64Counter
 	infraErrors    metric.Int64Counter
-	inFlight       atomic.Int64 // observed by offpush.apns.in_flight: no metric call per push
+	revokes        metric.Int64Counter // recalls per device, by result
+	voip           metric.Int64Counter // VoIP pushes by outcome
+	inFlight       atomic.Int64        // observed by offpush.apns.in_flight: no metric call per push
 	apnsLatency    metric.Float64Histogram
 
 	lagMu sync.Mutex
@@ -46,6 +48,9 @@ type metrics struct {
 	dlqOpts  [numFailures]metric.AddOption
 	dlqPush  [numFailures]metric.AddOption
 	sentOpt  metric.AddOption
+
+	revokeReplaced, revokePrevented metric.AddOption
+	voipOpts                        map[string]metric.AddOption // by outcome
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -66,6 +71,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	mt.retries = c("offpush.apns.retries", "APNs requests retried.", "{request}")
 	mt.dlqRecords = c("offpush.dlq.records", "Records written to the dead-letter topic, by reason.", "{record}")
 	mt.infraErrors = c("offpush.infra.errors", "Failed Redis or Kafka calls that were retried.", "{error}")
+	mt.revokes = c("offpush.revokes", "Recalls per device, by result: replaced (the shown notification replaced) or prevented (the original never pushed).", "{device}")
+	mt.voip = c("offpush.voip.pushes", "VoIP (PushKit) pushes sent to APNs, by outcome (sent, token_removed, dead_letter).", "{push}")
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +101,14 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
 	}
 	mt.sentOpt = pushAttrs(OutcomeSent, "")
+	result := func(r string) metric.AddOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))
+	}
+	mt.revokeReplaced, mt.revokePrevented = result("replaced"), result("prevented")
+	mt.voipOpts = map[string]metric.AddOption{}
+	for _, o := range []string{OutcomeSent, OutcomeTokenRemoved, OutcomeDeadLetter} {
+		mt.voipOpts[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
+	}
 	mt.zero()
 	mt.statusOpts = map[int]metric.RecordOption{}
 	for _, st := range []int{0, 200, 400, 403, 404, 405, 410, 413, 429, 500, 503} {
@@ -112,6 +127,11 @@ func (m *metrics) zero() {
 	m.retries.Add(ctx, 0)
 	m.infraErrors.Add(ctx, 0)
 	m.pushes.Add(ctx, 0, m.sentOpt)
+	m.revokes.Add(ctx, 0, m.revokeReplaced)
+	m.revokes.Add(ctx, 0, m.revokePrevented)
+	for _, o := range m.voipOpts {
+		m.voip.Add(ctx, 0, o)
+	}
 }
 
 func pushAttrs(outcome, reason string) metric.AddOption {

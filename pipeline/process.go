@@ -152,6 +152,9 @@ func (p *Pipeline) processBatch(ctx context.Context, j *job, m *event.Message, p
 	if !ok {
 		return false
 	}
+	if m.IsRevoke() {
+		return p.revokeBatch(ctx, j, m, prep, recs, lane, started)
+	}
 	_, span = p.startSpan(ctx, "render.decide")
 	// The rules are judged when the batch is pushed (quiet hours, expiry), not when the
 	// event arrived: a large fan-out can take a while.
@@ -311,6 +314,8 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 			p.metrics.skipped(ctx, render.Duplicate, 1)
 		case presence.ClaimGone:
 			p.metrics.skipped(ctx, render.NoDevice, 1)
+		case presence.ClaimRevoked:
+			p.metrics.skipped(ctx, render.Revoked, 1)
 		case presence.ClaimBusy:
 			busy = append(busy, i)
 		default:
@@ -327,7 +332,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		t, i := b.targets[idx[k]], idx[k]
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
-			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge)}
+			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge), claim: b.claims[i]}
 		if n < len(send)-1 {
 			wg.Add(1)
 			p.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })
@@ -346,6 +351,8 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		case !jobs[k].started:
 		case !jobs[k].finished:
 			return nil, false // ctx ended mid-send: leave the claim pending, the event unfinished
+		case jobs[k].revoked:
+			// recalled in flight: its record says so already
 		case jobs[k].deadLettered:
 			release = append(release, c)
 		case jobs[k].tokenDead:

@@ -24,11 +24,13 @@ type sendJob struct {
 	lane    apns.Lane
 	n       render.Notification
 	started bool
+	claim   presence.Claim // the push's claim; a recall's replacement has none
 
 	// Written by deliver.
 	finished     bool // a final outcome was reached (sent, token removed, dead-lettered)
 	deadLettered bool
 	tokenDead    bool // APNs declared the token dead
+	revoked      bool // a recall stopped it before a retry: never sent
 	attempts     int  // APNs requests made
 }
 
@@ -46,6 +48,12 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 		trace.WithSpanKind(trace.SpanKindClient))
 	res, attempts := p.sendWithRetry(ctx, sj)
 	sj.attempts = attempts
+	if sj.revoked {
+		p.metrics.skipped(ctx, render.Revoked, 1)
+		sj.finished = true
+		span.End()
+		return
+	}
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("apns.outcome", res.Class.String()), attribute.Int("http.response.status_code", res.Status),
 			attribute.String("apns.reason", res.Reason), attribute.Int("offpush.attempts", attempts))
@@ -54,17 +62,23 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	if ctx.Err() != nil && res.Class != apns.Sent {
 		return // shutting down past the grace period: stays unfinished, redelivered later
 	}
+	outcome := OutcomeSent
 	switch res.Class {
 	case apns.Sent:
 		p.metrics.sent(ctx)
 		sj.finished = true
 	case apns.TokenDead:
+		outcome = OutcomeTokenRemoved
 		sj.tokenDead = true
 		sj.finished = p.removeToken(ctx, sj, res)
 	default:
+		outcome = OutcomeDeadLetter
 		f, msg := failureOf(res)
 		sj.deadLettered = p.deadLetter(ctx, sj.job, sj.msg, sj.userID, f, msg+" (token "+sj.n.Token+")", attempts)
 		sj.finished = sj.deadLettered
+	}
+	if sj.finished && sj.n.PushType == render.PushTypeVoIP {
+		p.metrics.voip.Add(ctx, 1, p.metrics.voipOpts[outcome])
 	}
 }
 
@@ -87,6 +101,9 @@ func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result,
 		if wait == backoff.Stop || p.isStopping() {
 			return res, attempt
 		}
+		if p.stopIfRevoked(ctx, sj) {
+			return res, attempt
+		}
 		if res.RetryAfter > wait {
 			wait = res.RetryAfter // 429: APNs asked us to slow down
 		}
@@ -97,6 +114,23 @@ func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result,
 		case <-time.After(wait):
 		}
 	}
+}
+
+// stopIfRevoked reports, before a retry, whether a recall asked sj to stop (then marking it
+// revoked). Only retries ask: a first attempt cannot be stopped, and APNs accepted none of
+// the earlier ones, so a stopped push was never shown. A Redis error lets the retry go on.
+func (p *Pipeline) stopIfRevoked(ctx context.Context, sj *sendJob) bool {
+	rc, ok := p.store.(Recaller)
+	if !ok || sj.claim.MsgID == "" {
+		return false
+	}
+	stop, err := rc.StopIfRevoked(ctx, sj.claim)
+	if err != nil {
+		p.log.Warn("check recall before retry", "err", err)
+		return false
+	}
+	sj.revoked = stop
+	return stop
 }
 
 func (p *Pipeline) isStopping() bool {

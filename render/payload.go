@@ -48,6 +48,9 @@ const defaultSound = "default"
 // once per (style, badge) and shared by every call with the same pair (for the first 4096
 // pairs of a message; more are built per call): callers must not modify Notification.Payload.
 func (p *Prepared) Notification(token, topic string, st Style, badge int64) Notification {
+	if p.revoke {
+		return p.revokeNotification(token, topic, badge)
+	}
 	if p.voip {
 		return p.voipNotification(token, topic)
 	}
@@ -271,4 +274,33 @@ func (p *Prepared) voipPayload() []byte {
 		b = appendString(append(b, `,"ext":`...), p.ext)
 	}
 	return append(b, '}')
+}
+
+// revokeNotification is the replacement of a recalled message's push on one device: the
+// recalled message's collapse id, so iOS replaces the notification it shows; body "Alice
+// recalled a message" (group: "Ali (Hiking) recalled a message"); no sound;
+// interruption-level passive; badge the device's count after the recall (negative: no badge
+// key). Under Options.LocKeys the body is {"loc-key":"OFFPUSH_RECALLED_FROM","loc-args":[…]}.
+func (p *Prepared) revokeNotification(token, topic string, badge int64) Notification {
+	t := payloadText{body: p.recalled, level: event.Passive}
+	if p.locKeys {
+		t.body, t.locKey, t.locArg = "", locRecalled+fromSuffix, p.from
+		if p.from == "" {
+			t.locKey, t.locArg = locRecalled, ""
+		}
+	}
+	b := p.appendPayload(nil, t, max(badge, -1))
+	if len(b) > MaxPayload {
+		b = p.appendPayload(b[:0], t.shorten(len(b)-MaxPayload), max(badge, -1))
+	}
+	return Notification{
+		ID:         APNsID(p.msgID, token),
+		Token:      token,
+		Topic:      topic,
+		PushType:   PushTypeAlert,
+		Priority:   PriorityImmediate,
+		Expiration: p.expiresAt,
+		CollapseID: p.collapseID,
+		Payload:    b,
+	}
 }

@@ -21,6 +21,9 @@ type Options struct {
 	// DefaultPreviewName); PreviewNone is the whole body under preview "none" (""
 	// is DefaultPreviewNone). Apps that localise on the server set them.
 	PreviewName, PreviewNone string
+	// Recalled ends the body of a recall's replacement, after the sender ("" is
+	// DefaultRecalled): "Alice recalled a message".
+	Recalled string
 	// LocKeys sends Apple's loc-key/loc-args instead of the fixed texts (the preview texts, and
 	// the bracketed word of a message made of one such elem), for apps that localise on the
 	// device; see the package comment for the keys.
@@ -34,6 +37,7 @@ const DefaultExpiry = 24 * time.Hour
 const (
 	DefaultPreviewName = "New message"
 	DefaultPreviewNone = "You have a new message"
+	DefaultRecalled    = "recalled a message"
 )
 
 // maxCollapseID is Apple's limit for apns-collapse-id, in bytes.
@@ -69,6 +73,7 @@ var elemLocKeys = map[event.ElemType]string{
 // as its one loc-arg.
 const (
 	locNewMessage  = "OFFPUSH_NEW_MESSAGE"
+	locRecalled    = "OFFPUSH_RECALLED"
 	locPreviewNone = "OFFPUSH_PREVIEW_NONE"
 	fromSuffix     = "_FROM"
 )
@@ -92,6 +97,8 @@ type Prepared struct {
 	priority   int                     // apns-priority
 	voip       bool                    // offlinePush.ios.pushType voip: a PushKit call push
 	caller     string                  // a VoIP push's "from": the sender's display name
+	revoke     bool                    // a recall: Notification is the replacement of Revokes
+	recalled   string                  // the replacement's body
 	tooLarge   bool                    // image, ext and ids alone leave no room in MaxPayload
 	msgSound   string                  // offlinePush.ios.sound, "" when unset
 	noBadge    bool
@@ -141,6 +148,10 @@ func Prepare(m *event.Message, opts Options) *Prepared {
 		for _, u := range m.AtUserIDs {
 			p.atSet[u] = struct{}{}
 		}
+	}
+	if m.IsRevoke() {
+		p.prepareRevoke(m, opts)
+		return p
 	}
 	p.prepareText(m)
 	if p.voip {
@@ -215,6 +226,15 @@ func from(m *event.Message) string {
 	}
 	name := cmp.Or(s.GroupNameCard, s.Nickname, s.UserID)
 	return name + " (" + cmp.Or(m.Group.Name, m.Group.ID) + ")"
+}
+
+// prepareRevoke prepares the replacement of a recalled message's push: the recalled message's
+// collapse id (iOS replaces the notification shown), body "Alice recalled a message".
+func (p *Prepared) prepareRevoke(m *event.Message, opts Options) {
+	p.revoke = true
+	p.collapseID = collapseID(m.Revokes)
+	p.from = from(m)
+	p.recalled = cmp.Or(p.from, m.Sender.UserID) + " " + cmp.Or(opts.Recalled, DefaultRecalled)
 }
 
 // caller is the sender as a VoIP push's "from" names it: the group name card (group), else

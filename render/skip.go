@@ -17,6 +17,7 @@ const (
 	SelfMessage       // the recipient is the sender
 	Expired           // the event is older than the push expiry window
 	Duplicate         // this (message, device) was already pushed (pipeline dedupe)
+	Revoked           // the message was recalled before this device got it
 	// OtherKind is a device of the other kind: a VoIP token for an ordinary push, or an
 	// ordinary token for a VoIP push. It is not a target of the message at all, so the
 	// pipeline does not count it.
@@ -36,6 +37,7 @@ var skipNames = [numSkips]string{
 	SelfMessage:  "self_message",
 	Expired:      "expired",
 	Duplicate:    "duplicate",
+	Revoked:      "revoked",
 	OtherKind:    "other_kind",
 }
 
