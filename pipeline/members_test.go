@@ -128,6 +128,7 @@ func TestGroupFanOutCrash(t *testing.T) {
 	e.sim.SetLatency(20 * time.Millisecond)
 	o := e.opts()
 	o.BatchSize = 500
+	o.MaxPushes = 200 // 200 in flight at 20 ms: the fan-out takes about 2 s, the kill comes at a quarter
 	first := e.start(o)
 	e.publish(groupEvent("big-1", "big", "m000000"))
 	e.waitDeliveries(n / 4)

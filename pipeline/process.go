@@ -303,9 +303,8 @@ const busyPoll = 200 * time.Millisecond
 
 // sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
 // goroutine of its own once it has a slot of MaxPushes (the APNs pool then bounds what is in
-// flight), waits for them, settles their dedupe keys (done for sent and dead tokens, released
-// for dead letters so a replay can push; each with its attempts, for explain), and returns
-// the busy ones. ok is false when ctx ended first.
+// flight), each settling its dedupe key as soon as it finished (settleOne), waits for them,
+// and returns the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var send []int // positions in idx of the pushes to send
 	for k, i := range idx {
@@ -324,6 +323,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 	}
 	var wg sync.WaitGroup
 	jobs := make([]sendJob, len(idx))
+	st := p.lanes[b.lane]
 	for n, k := range send {
 		if p.pushes.Acquire(ctx, b.lane) != nil {
 			wg.Wait()
@@ -333,36 +333,46 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
 			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge), claim: b.claims[i]}
+		deliver := func() {
+			p.deliverSlot(ctx, sj)
+			sj.settled = p.settleOne(ctx, st, sj)
+		}
 		if n < len(send)-1 {
 			wg.Add(1)
-			p.gos.Go(func() { defer wg.Done(); p.deliverSlot(ctx, sj) })
+			p.gos.Go(func() { defer wg.Done(); deliver() })
 			continue
 		}
 		b.started() // the last one goes on this goroutine
-		p.deliverSlot(ctx, sj)
+		deliver()
 	}
 	b.started()
 	wg.Wait()
-	var done, release []presence.Claim
-	for k, i := range idx {
-		c := b.claims[i]
-		c.Attempts = jobs[k].attempts
-		switch {
-		case !jobs[k].started:
-		case !jobs[k].finished:
-			return nil, false // ctx ended mid-send: leave the claim pending, the event unfinished
-		case jobs[k].revoked:
-			// recalled in flight: its record says so already
-		case jobs[k].deadLettered:
-			release = append(release, c)
-		case jobs[k].tokenDead:
-			c.Outcome = presence.OutcomeTokenRemoved
-			done = append(done, c)
-		default:
-			done = append(done, c)
+	for k := range idx {
+		if jobs[k].started && !jobs[k].settled {
+			return nil, false // ctx ended mid-send: the claim stays pending, the event unfinished
 		}
 	}
-	return busy, p.settle(ctx, p.lanes[b.lane], done, release)
+	return busy, true
+}
+
+// settleOne records the final dedupe state of one push as soon as it finished (done for sent
+// and dead tokens, released for dead letters so a replay can push; each with its attempts, for
+// explain), so that a crash repeats only the pushes still in flight. The lane merges the
+// settles of concurrent pushes into one Redis round trip. false when the push did not finish
+// (ctx ended) or Redis could not be reached before ctx ended.
+func (p *Pipeline) settleOne(ctx context.Context, st Store, sj *sendJob) bool {
+	if !sj.finished || sj.revoked {
+		return sj.finished // a push a recall stopped has its record already
+	}
+	c := sj.claim
+	c.Attempts = sj.attempts
+	switch {
+	case sj.deadLettered:
+		return p.settle(ctx, st, nil, []presence.Claim{c})
+	case sj.tokenDead:
+		c.Outcome = presence.OutcomeTokenRemoved
+	}
+	return p.settle(ctx, st, []presence.Claim{c}, nil)
 }
 
 // settle records the batch's final dedupe states in Redis.
