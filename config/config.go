@@ -171,6 +171,7 @@ type Pipeline struct {
 type Render struct {
 	PreviewName string `yaml:"previewName"` // the content under apns-config preview "name"
 	PreviewNone string `yaml:"previewNone"` // the whole body under preview "none"
+	Recalled    string `yaml:"recalled"`    // after the sender in a recall's replacement: "Alice recalled a message"
 	LocKeys     bool   `yaml:"locKeys"`     // send loc-key/loc-args instead of the fixed texts
 }
 
@@ -248,7 +249,7 @@ func Default() Config {
 			Expiry:        24 * time.Hour,
 			ShutdownGrace: 25 * time.Second,
 		},
-		Render:   Render{PreviewName: "New message", PreviewNone: "You have a new message"},
+		Render:   Render{PreviewName: "New message", PreviewNone: "You have a new message", Recalled: "recalled a message"},
 		Presence: Presence{Prefix: "op", ForegroundTTL: 10 * time.Minute, DedupeTTL: 48 * time.Hour},
 		API:      API{Addr: ":8080", MaxBodyBytes: 64 << 10},
 		Ops:      Ops{Addr: ":9090"},

@@ -153,7 +153,7 @@ func (p Pipeline) validate(v *checker, k string) {
 
 // validate checks the render section, at key path k.
 func (r Render) validate(v *checker, k string) {
-	for _, f := range []struct{ key, val string }{{".previewName", r.PreviewName}, {".previewNone", r.PreviewNone}} {
+	for _, f := range []struct{ key, val string }{{".previewName", r.PreviewName}, {".previewNone", r.PreviewNone}, {".recalled", r.Recalled}} {
 		v.required(k+f.key, f.val)
 		v.check(len(f.val) <= MaxTextLen && utf8.ValidString(f.val), k+f.key, "must be valid UTF-8 of at most %d bytes", MaxTextLen)
 	}

@@ -115,3 +115,35 @@ func TestVoIP(t *testing.T) {
 		t.Error("a VoIP payload over 5120 bytes is not TooLarge")
 	}
 }
+
+// TestRecallNotification: a recall's replacement, as exact payloads: the recalled message's
+// collapse id, the sender's recall text, passive, no sound, the badge passed in.
+func TestRecallNotification(t *testing.T) {
+	rev := func(m *event.Message) {
+		m.ID, m.Kind, m.Revokes, m.Elems = "r-9", event.KindRevoke, "m-42", nil
+	}
+	for _, c := range []struct {
+		name  string
+		msg   *event.Message
+		opts  Options
+		badge int64
+		want  string
+	}{
+		{"c2c", c2c(rev), opts, 3, `{"aps":{"alert":{"body":"Alice recalled a message"},"badge":3,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
+		{"group, no badge", group(rev), opts, -1, `{"aps":{"alert":{"body":"Ali (Hiking) recalled a message"},"interruption-level":"passive","thread-id":"g-42"},"conv":"group:g-42"}`},
+		{"no nickname", c2c(rev, func(m *event.Message) { m.Sender.Nickname = "" }), opts, 0,
+			`{"aps":{"alert":{"body":"alice recalled a message"},"badge":0,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
+		{"server text", c2c(rev), Options{Recalled: "撤回了一条消息"}, 1,
+			`{"aps":{"alert":{"body":"Alice 撤回了一条消息"},"badge":1,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
+		{"loc-keys", c2c(rev), Options{LocKeys: true}, 1,
+			`{"aps":{"alert":{"loc-key":"OFFPUSH_RECALLED_FROM","loc-args":["Alice"]},"badge":1,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
+	} {
+		n := Prepare(c.msg, c.opts).Notification("tok", "com.example.im", Style{Sound: "default"}, c.badge)
+		if string(n.Payload) != c.want || n.CollapseID != "m-42" || n.ID != APNsID("r-9", "tok") || n.PushType != "alert" {
+			t.Errorf("%s: %+v\n got %s\nwant %s", c.name, n, n.Payload, c.want)
+		}
+	}
+	if s := Prepare(c2c(rev), opts).MessageSkip(now); s != NoSkip {
+		t.Errorf("a recall skips as %q", s)
+	}
+}

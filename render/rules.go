@@ -77,6 +77,11 @@ func (p *Prepared) SkipDevice(d *presence.Device) Skip {
 // devices.
 func (p *Prepared) Targets(d *presence.Device) bool { return (d.Kind == presence.KindVoIP) == p.voip }
 
+// Revoke reports whether the message is a recall: Notification is then the replacement of
+// the recalled message's push, and the skip rules do not apply (the pipeline sends it only
+// where the original was sent).
+func (p *Prepared) Revoke() bool { return p.revoke }
+
 // VoIP reports whether the message is a PushKit call push.
 func (p *Prepared) VoIP() bool { return p.voip }
 

@@ -47,7 +47,7 @@ var demoDevices = []demoDevice{
 // demoEvents are c2c and group messages of every elem type and per-message option.
 var demoEvents = []string{
 	`{"id":"demo-1","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"see you at 8"}]}`,
-	`{"id":"demo-2","chatType":"group","sender":{"userId":"alice","nickname":"Alice","groupNameCard":"Ali"},"group":{"id":"g-42","name":"Hiking"},"recipients":["bob","carol","dave","erin","frank"],"elems":[{"type":"text","text":"photos from Sunday "},{"type":"image"}]}`,
+	`{"id":"demo-2","chatType":"group","sender":{"userId":"alice","nickname":"Alice","groupNameCard":"Ali"},"group":{"id":"g-42","name":"Hiking"},"recipients":["bob","carol","dave","erin","frank"],"elems":[{"type":"text","text":"photos from Sunday "},{"type":"image"}],"offlinePush":{"ios":{"subtitle":"3 photos","image":"https://cdn.example.com/hike.jpg"}}}`,
 	`{"id":"demo-3","chatType":"group","sender":{"userId":"carol","nickname":"Carol"},"group":{"id":"g-42","name":"Hiking"},"recipients":["bob","erin"],"elems":[{"type":"voice"}]}`,
 	`{"id":"demo-4","chatType":"c2c","sender":{"userId":"erin","nickname":"Erin"},"recipients":["carol"],"elems":[{"type":"file"}]}`,
 	`{"id":"demo-5","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"custom","desc":"Payment received","data":"{\"amount\":12}"}]}`,
@@ -55,6 +55,7 @@ var demoEvents = []string{
 	`{"id":"demo-7","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"psst"}],"offlinePush":{"title":"Secret","desc":"You have a new message","ext":"{\"open\":\"chat/alice\"}","ios":{"sound":"push.no_sound","ignoreBadge":true}}}`,
 	`{"id":"demo-8","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"read receipt"}],"offlinePush":{"pushFlag":"noPush"}}`,
 	`{"id":"demo-10","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"],"elems":[{"type":"text","text":"calling"}],"offlinePush":{"ext":"{\"room\":\"r-1\"}","ios":{"pushType":"voip"}}}`,
+	`{"id":"demo-11","kind":"revoke","revokes":"demo-5","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"]}`,
 	`{"id":"demo-9","chatType":"group","sender":{"userId":"alice","nickname":"Alice"},"group":{"id":"g-7","name":"Book club"},"recipients":["grace","henry","ivy"],"elems":[{"type":"text","text":"chapter 3 tonight?"}]}`,
 }
 
@@ -84,7 +85,7 @@ func runDemo(ctx context.Context, started <-chan *Worker, k *kafkatest.Cluster, 
 	if err := k.Produce(ctx, topic, msgs...); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 12 pushes (henry's silent, ivy's without preview, a call to bob's VoIP token); skipped: bob's iPad (foreground), dave (push off), frank (muted group), grace (quiet hours), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
+	fmt.Fprintf(out, "demo: published %d messages to %s. Expected: 13 pushes (henry's silent, ivy's without preview, a call to bob's VoIP token, the recall of demo-5 replacing it); skipped: bob's iPad (foreground), dave (push off), frank (muted group), grace (quiet hours), demo-6 (custom elem without desc), demo-8 (noPush).\n"+
 		"Try more: offpush publish --brokers %s --topic %s FILE, or the state API:\n"+
 		"  %s\nCtrl-C stops.\n\n",
 		len(msgs), topic, k.Brokers[0], topic, curl)
@@ -174,13 +175,14 @@ type demoDelivery struct {
 	} `json:"headers"`
 	Payload struct {
 		APS struct {
-			Alert struct{ Title, Body string } `json:"alert"`
-			Badge *int                         `json:"badge"`
-			Sound string                       `json:"sound"`
-			Level string                       `json:"interruption-level"`
+			Alert struct{ Title, Subtitle, Body string } `json:"alert"`
+			Badge *int                                   `json:"badge"`
+			Sound string                                 `json:"sound"`
+			Level string                                 `json:"interruption-level"`
 		} `json:"aps"`
-		Ext  string `json:"ext"`
-		From string `json:"from"` // VoIP
+		Ext   string `json:"ext"`
+		Image string `json:"image"`
+		From  string `json:"from"` // VoIP
 	} `json:"payload"`
 }
 
@@ -211,6 +213,12 @@ func (p *pushPrinter) print(line []byte) {
 	}
 	if a.Level != "" {
 		extra += " interruption-level=" + a.Level
+	}
+	if a.Alert.Subtitle != "" {
+		extra += " subtitle=" + a.Alert.Subtitle
+	}
+	if d.Payload.Image != "" {
+		extra += " image=" + d.Payload.Image
 	}
 	if d.Payload.Ext != "" {
 		extra += " ext=" + d.Payload.Ext

@@ -54,16 +54,18 @@ func TestDevDemo(t *testing.T) {
 		`henry/iPhone  com.example.im             demo-9   "Alice (Book club): chapter 3 tonight?" badge=1 interruption-level=passive`,
 		`ivy/iPhone    com.example.im             demo-9   "You have a new message" badge=1 sound=default`,
 		`bob/VoIP      com.example.im.voip        demo-10  "call from Alice" ext={"room":"r-1"}`,
+		`bob/iPhone    com.example.im             demo-5   "Alice recalled a message" badge=`,
+		`sound=default subtitle=3 photos image=https://cdn.example.com/hike.jpg`,
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for strings.Count(out.String(), "\npush ") < 12 {
+	for strings.Count(out.String(), "\npush ") < 13 {
 		select {
 		case err := <-done:
 			t.Fatalf("dev stopped early: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("12 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
+			t.Fatalf("13 pushes not printed within 60s:\n%s\nstderr:\n%s", out.String(), errs.String())
 		}
 	}
 	checkMetrics(t, "http://"+ops)
@@ -112,8 +114,10 @@ func checkMetrics(t *testing.T, base string) {
 		}
 	}
 	want := []string{
-		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 10`,
-		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 12`,
+		`offpush_events_consumed_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version=""} 11`,
+		`offpush_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent",reason=""} 13`,
+		`offpush_revokes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",result="replaced"} 1`,
+		`offpush_voip_pushes_total{otel_scope_name="offpush/pipeline",otel_scope_schema_url="",otel_scope_version="",outcome="sent"} 1`,
 		`outcome="skipped",reason="foreground"} 5`, // bob's iPad, for each of the 5 messages to bob
 		`outcome="skipped",reason="push_disabled"} 1`,
 		`outcome="skipped",reason="muted"} 2`, // frank's group, grace's quiet hours

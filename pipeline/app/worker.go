@@ -123,7 +123,7 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		FanoutWindow: cfg.Pipeline.FanoutWindow, BulkBatches: cfg.Pipeline.BulkBatches,
 		MaxPushes: cfg.Pipeline.MaxPushes, MaxRecipients: cfg.Pipeline.MaxRecipients,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
-		Texts:         render.Options{PreviewName: cfg.Render.PreviewName, PreviewNone: cfg.Render.PreviewNone, LocKeys: cfg.Render.LocKeys},
+		Texts:         render.Options{PreviewName: cfg.Render.PreviewName, PreviewNone: cfg.Render.PreviewNone, Recalled: cfg.Render.Recalled, LocKeys: cfg.Render.LocKeys},
 		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics, Kinds: kinds,
 		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
 	}

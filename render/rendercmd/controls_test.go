@@ -98,3 +98,24 @@ func TestRunVoIP(t *testing.T) {
 		t.Errorf("bad kind: %v", err)
 	}
 }
+
+// TestRunRecall: a recall shows the replacement per ordinary device; a group event without
+// recipients is refused with a message saying why.
+func TestRunRecall(t *testing.T) {
+	st := file(t, `{"users":{"bob":{"devices":[{"token":"aa","busiId":2382,"badge":3},{"token":"vv","kind":"voip","busiId":2390}]}}}`)
+	ev := file(t, `{"id":"r-9","kind":"revoke","revokes":"m-42","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},"recipients":["bob"]}`)
+	out, err := run(t, "", "--event", ev, "--settings", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"userId":"bob","token":"aa","skip":null,"headers":{"apns-topic":"com.example.im","apns-push-type":"alert","apns-priority":"10","apns-expiration":"0","apns-collapse-id":"m-42","apns-id":"` +
+		render.APNsID("r-9", "aa") + `"},"payload":{"aps":{"alert":{"body":"Alice recalled a message"},"badge":2,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}}` + "\n" +
+		`{"userId":"bob","token":"vv","skip":"other_kind","headers":null,"payload":null}` + "\n"
+	if out != want {
+		t.Errorf("recall:\n got %s\nwant %s", out, want)
+	}
+	members := file(t, `{"id":"g1","chatType":"group","group":{"id":"g-7"},"sender":{"userId":"alice"},"elems":[{"type":"text","text":"hi"}]}`)
+	if _, err := run(t, "", "--event", members); err == nil || !strings.Contains(err.Error(), "group g-7's membership") {
+		t.Errorf("group event without recipients: %v", err)
+	}
+}

@@ -36,6 +36,9 @@ type headers struct {
 func write(ctx context.Context, w io.Writer, m *event.Message, sf *settingsFile, opts render.Options, now time.Time) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // the payload is printed byte for byte
+	if m.ToMembers() {
+		return fmt.Errorf("event %s has no recipients: the worker reads them from group %s's membership in Redis; list recipients to preview it", m.ID, m.Group.ID)
+	}
 	p := render.Prepare(m, opts)
 	if sf == nil {
 		sf = &settingsFile{Certificates: devCertificates, defaults: true}
@@ -58,6 +61,9 @@ func (f *settingsFile) lines(p *render.Prepared, userID string, now time.Time) [
 	u, ok := f.Users[userID]
 	if f.defaults {
 		u, ok = userState{Devices: []device{defaultDevice}}, true
+	}
+	if p.Revoke() {
+		return f.recallLines(p, userID, u)
 	}
 	s := u.settings()
 	targets := 0
@@ -84,6 +90,31 @@ func (f *settingsFile) lines(p *render.Prepared, userID string, now time.Time) [
 			l.Headers, l.Payload = headersOf(n), n.Payload
 		}
 		out = append(out, l)
+	}
+	return out
+}
+
+// recallLines shows a recall's replacement for every ordinary device of the user, as if the
+// original had been sent and had counted a badge (the settings file cannot say what was
+// sent: the worker reads that from the dedupe records): the badge one below the device's.
+func (f *settingsFile) recallLines(p *render.Prepared, userID string, u userState) []line {
+	var out []line
+	for _, d := range u.Devices {
+		l := line{UserID: userID, Token: &d.Token}
+		c, known := f.certificate(d.BusiID)
+		switch {
+		case d.Kind == kindVoIP:
+			l.Skip = skipName(render.OtherKind)
+		case !known || !c.sends(false):
+			l.Error = unknownCertificate
+		default:
+			n := p.Notification(d.Token, c.BundleID, render.Style{}, max(d.Badge-1, 0))
+			l.Headers, l.Payload = headersOf(n), n.Payload
+		}
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		out = append(out, line{UserID: userID, Skip: skipName(render.NoDevice)})
 	}
 	return out
 }

@@ -23,7 +23,12 @@
 // Services certificate, both for a token-auth key). A device of the other kind than the message
 // (VoIP tokens for ordinary messages, ordinary tokens for calls) prints skip "other_kind"; a
 // push its certificate cannot send prints "error":"unknown_certificate", as the worker
-// dead-letters it. A user
+// dead-letters it.
+//
+// A recall (kind revoke) prints, for each ordinary device, the replacement the worker sends
+// where the original was sent, with the badge one below the device's (the settings file
+// cannot say what was sent; the worker reads it from the dedupe records). A group event
+// without recipients is refused: its recipients are the group's membership in Redis. A user
 // missing from a settings file has no devices, as in Redis; a device without a "state" is in
 // the background. A receive option in the settings file is the option string or the state
 // API's body object with a quiet-hours window ({"opt":"notNotify","startTime":"22:00:00",
@@ -132,7 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 			return fl, fmt.Errorf("--config: %w", err)
 		}
 		fl.opts = render.Options{Expiry: cfg.Pipeline.Expiry, PreviewName: cfg.Render.PreviewName,
-			PreviewNone: cfg.Render.PreviewNone, LocKeys: cfg.Render.LocKeys}
+			PreviewNone: cfg.Render.PreviewNone, Recalled: cfg.Render.Recalled, LocKeys: cfg.Render.LocKeys}
 	}
 	return fl, nil
 }
