@@ -303,7 +303,7 @@ const busyPoll = 200 * time.Millisecond
 
 // sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
 // goroutine of its own once it has a slot of MaxPushes (the APNs pool then bounds what is in
-// flight), each settling its dedupe key as soon as it finished (settleOne), waits for them,
+// flight), settling their dedupe keys in chunks as they finish (settler), waits for them,
 // and returns the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
 	var send []int // positions in idx of the pushes to send
@@ -323,7 +323,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 	}
 	var wg sync.WaitGroup
 	jobs := make([]sendJob, len(idx))
-	st := p.lanes[b.lane]
+	set := &settler{p: p, st: p.lanes[b.lane]}
 	for n, k := range send {
 		if p.pushes.Acquire(ctx, b.lane) != nil {
 			wg.Wait()
@@ -335,7 +335,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge), claim: b.claims[i]}
 		deliver := func() {
 			p.deliverSlot(ctx, sj)
-			sj.settled = p.settleOne(ctx, st, sj)
+			set.add(ctx, sj)
 		}
 		if n < len(send)-1 {
 			wg.Add(1)
@@ -348,31 +348,66 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 	b.started()
 	wg.Wait()
 	for k := range idx {
-		if jobs[k].started && !jobs[k].settled {
+		if jobs[k].started && !jobs[k].finished {
 			return nil, false // ctx ended mid-send: the claim stays pending, the event unfinished
 		}
 	}
-	return busy, true
+	return busy, set.flush(ctx)
 }
 
-// settleOne records the final dedupe state of one push as soon as it finished (done for sent
-// and dead tokens, released for dead letters so a replay can push; each with its attempts, for
-// explain), so that a crash repeats only the pushes still in flight. The lane merges the
-// settles of concurrent pushes into one Redis round trip. false when the push did not finish
-// (ctx ended) or Redis could not be reached before ctx ended.
-func (p *Pipeline) settleOne(ctx context.Context, st Store, sj *sendJob) bool {
+// settleChunk is how many finished pushes of a round settle together: a crash repeats at most
+// this many finished pushes per batch besides those in flight, for a fraction of a Redis call
+// per push.
+const settleChunk = 64
+
+// settler records the final dedupe states of a round's pushes (done for sent and dead tokens,
+// released for dead letters so a replay can push; each with its attempts, for explain) in
+// chunks of settleChunk as they finish, through the lane, which merges concurrent calls.
+type settler struct {
+	p  *Pipeline
+	st Store
+
+	mu            sync.Mutex
+	done, release []presence.Claim
+	failed        bool // a chunk could not be written before ctx ended
+}
+
+// add records sj's outcome once it finished, writing a chunk when one is full.
+func (s *settler) add(ctx context.Context, sj *sendJob) {
 	if !sj.finished || sj.revoked {
-		return sj.finished // a push a recall stopped has its record already
+		return // unfinished: stays pending; stopped by a recall: its record says so already
 	}
 	c := sj.claim
 	c.Attempts = sj.attempts
+	s.mu.Lock()
 	switch {
 	case sj.deadLettered:
-		return p.settle(ctx, st, nil, []presence.Claim{c})
+		s.release = append(s.release, c)
 	case sj.tokenDead:
 		c.Outcome = presence.OutcomeTokenRemoved
+		s.done = append(s.done, c)
+	default:
+		s.done = append(s.done, c)
 	}
-	return p.settle(ctx, st, []presence.Claim{c}, nil)
+	var done, release []presence.Claim
+	if len(s.done)+len(s.release) >= settleChunk {
+		done, release, s.done, s.release = s.done, s.release, nil, nil
+	}
+	s.mu.Unlock()
+	if (done != nil || release != nil) && !s.p.settle(ctx, s.st, done, release) {
+		s.mu.Lock()
+		s.failed = true
+		s.mu.Unlock()
+	}
+}
+
+// flush writes what is left; false when a chunk could not be written.
+func (s *settler) flush(ctx context.Context) bool {
+	s.mu.Lock()
+	done, release, failed := s.done, s.release, s.failed
+	s.done, s.release = nil, nil
+	s.mu.Unlock()
+	return !failed && s.p.settle(ctx, s.st, done, release)
 }
 
 // settle records the batch's final dedupe states in Redis.

@@ -31,7 +31,6 @@ type sendJob struct {
 	deadLettered bool
 	tokenDead    bool // APNs declared the token dead
 	revoked      bool // a recall stopped it before a retry: never sent
-	settled      bool // its final dedupe state is in Redis (sendRound)
 	attempts     int  // APNs requests made
 }
 
