@@ -28,6 +28,8 @@ var exportedMetrics = []string{
 	"offpush_apns_certificate_expiry_days",  // busi_id
 	"offpush_api_requests_total",            // route, code
 	"offpush_api_request_duration_seconds",  // histogram
+	"offpush_revokes_total",                 // result="replaced|prevented"
+	"offpush_voip_pushes_total",             // outcome="sent|token_removed|dead_letter"
 }
 
 // histogramSeries are the series a Prometheus histogram adds to its name.
@@ -116,6 +118,7 @@ func TestAlertRules(t *testing.T) {
 		"offpush_apns_certificate_expiry_days) < 30",
 		"offpush_apns_certificate_expiry_days) < 7",
 		"offpush_infra_errors_total",
+		`offpush_voip_pushes_total{outcome="dead_letter"}`,
 	} {
 		if !slices.ContainsFunc(rules, func(r alertRule) bool { return strings.Contains(r.Expr, want) }) {
 			t.Errorf("%s: no rule on %s", alertsPath, want)
@@ -352,5 +355,61 @@ func TestDockerfile(t *testing.T) {
 	_, c := readManifests(t).worker(t)
 	if got := configPathArg(t, c); got != "/etc/offpush/config.yaml" {
 		t.Errorf("Deployment --config %s, the image's default is /etc/offpush/config.yaml", got)
+	}
+}
+
+// pipelineCounter finds the counters pipeline/metrics.go creates: c("offpush.name", …).
+var pipelineCounter = regexp.MustCompile(`\bc\("(offpush\.[a-z_.]+)"`)
+
+// TestExportedMetricsMatchWorker checks exportedMetrics lists every counter the pipeline
+// creates, under its Prometheus name (dots to underscores, _total): a counter added to the
+// worker is one the dashboard must show.
+func TestExportedMetricsMatchWorker(t *testing.T) {
+	src := string(readFile(t, filepath.Join(root, "pipeline/metrics.go")))
+	found := pipelineCounter.FindAllStringSubmatch(src, -1)
+	if len(found) < 8 {
+		t.Fatalf("pipeline/metrics.go: found %d counters, want the 8 or more it creates: has the c(…) helper changed?", len(found))
+	}
+	for _, m := range found {
+		name := strings.ReplaceAll(m[1], ".", "_") + "_total"
+		if !slices.Contains(exportedMetrics, name) {
+			t.Errorf("pipeline/metrics.go creates %s (exported as %s), which exportedMetrics does not list", m[1], name)
+		}
+	}
+}
+
+// TestRecallAndVoIPMonitoring checks the dashboard shows recalls by result, the originals a
+// recall prevented, and VoIP pushes by outcome, and that a VoIP dead letter (a call that
+// could not ring) pages within 10 minutes.
+func TestRecallAndVoIPMonitoring(t *testing.T) {
+	d := readDashboard(t)
+	exprs := map[string]string{} // query → panel title
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			exprs[strings.Join(strings.Fields(q.Expr), " ")] = p.Title
+		}
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`sum by \(result\) \(rate\(offpush_revokes_total\[`),
+		regexp.MustCompile(`rate\(offpush_pushes_total\{[^}]*reason="revoked"[^}]*\}\[`),
+		regexp.MustCompile(`sum by \(outcome\) \(rate\(offpush_voip_pushes_total\[`),
+	} {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(exprs)), want.MatchString) {
+			t.Errorf("%s: no panel queries %s", dashboardPath, want)
+		}
+	}
+	rules := readAlerts(t)
+	i := slices.IndexFunc(rules, func(r alertRule) bool {
+		return strings.Contains(r.Expr, `rate(offpush_voip_pushes_total{outcome="dead_letter"}[`)
+	})
+	if i < 0 {
+		t.Fatalf("%s: no rule on the rate of offpush_voip_pushes_total{outcome=\"dead_letter\"}", alertsPath)
+	}
+	r := rules[i]
+	if !strings.HasSuffix(strings.TrimSpace(r.Expr), "> 0") {
+		t.Errorf("alert %s: expr %q, want it to fire on any VoIP dead letter (> 0)", r.Alert, r.Expr)
+	}
+	if d, err := time.ParseDuration(r.For); err != nil || d > 10*time.Minute {
+		t.Errorf("alert %s: for %q, want at most 10m", r.Alert, r.For)
 	}
 }
