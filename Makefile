@@ -14,7 +14,7 @@ check-deps:
 	  echo "and clusters on free ports)."; \
 	  echo "Install them: sudo apt-get install -y redis-server   (macOS: brew install redis)"; \
 	  exit 1; }
-	@command -v node >/dev/null 2>&1 || echo "make test: node is not on PATH: the APNs churn tests against Node's http2 (apns/nodepeer) will be SKIPPED. Install it: sudo apt-get install -y nodejs"
+	@command -v node >/dev/null 2>&1 || echo "make test: node is not on PATH: the APNs churn tests against Node's http2 (internal/nodepeer) will be SKIPPED. Install it: sudo apt-get install -y nodejs"
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -30,7 +30,7 @@ test: check-deps vet
 # Fuzzing of every fuzz target, FUZZTIME each; a failing input lands in the package's
 # testdata/fuzz and becomes a regression test of plain `go test`.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := ./event:FuzzDecode ./render:FuzzRender ./presence/stateapi:FuzzHandlers
+FUZZ_TARGETS := ./event:FuzzDecode ./render:FuzzRender ./stateapi:FuzzHandlers
 fuzz: check-deps
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"offpush/apns/apnstest"
+	"offpush/apnssim"
 )
 
 // BenchmarkSend sends in parallel through a Pool (default options: 2 connections, 1000 in
@@ -24,12 +24,12 @@ func BenchmarkSend(b *testing.B) {
 }
 
 func benchmarkSend(b *testing.B, transport string) {
-	sim, err := apnstest.StartProcess()
+	sim, err := apnssim.StartProcess()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sim.Close()
-	tlsCert, err := apnstest.ClientCertificate(certTopic)
+	tlsCert, err := apnssim.ClientCertificate(certTopic)
 	if err != nil {
 		b.Fatal(err)
 	}

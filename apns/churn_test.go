@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"offpush/apns"
-	"offpush/apns/apnstest"
 	"offpush/apns/h2"
-	"offpush/apns/nodepeer"
+	"offpush/apnssim"
+	"offpush/internal/nodepeer"
 	"offpush/render"
 )
 
@@ -136,7 +136,7 @@ func TestChurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsCert, err := apnstest.ClientCertificate(churnTopic)
+	tlsCert, err := apnssim.ClientCertificate(churnTopic)
 	if err != nil {
 		t.Fatal(err)
 	}

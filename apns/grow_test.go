@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"offpush/apns/apnstest"
+	"offpush/apnssim"
 )
 
 // TestStreamLimitsAndGrowth: with the h2 transport the in-flight slots follow the server's
@@ -38,7 +38,7 @@ func TestStreamLimitsAndGrowth(t *testing.T) {
 	defer srv.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	tlsCert, err := apnstest.ClientCertificate(certTopic)
+	tlsCert, err := apnssim.ClientCertificate(certTopic)
 	if err != nil {
 		t.Fatal(err)
 	}

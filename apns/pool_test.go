@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"offpush/apns/apnstest"
+	"offpush/apnssim"
 	"offpush/render"
 )
 
 func TestMain(m *testing.M) {
-	apnstest.RunChild() // BenchmarkSend runs the simulator in a child process
+	apnssim.RunChild() // BenchmarkSend runs the simulator in a child process
 	os.Exit(m.Run())
 }
 
@@ -60,7 +60,7 @@ const (
 
 // fixture is a simulator and the credentials of one certificate-auth and one token-auth busiId.
 type fixture struct {
-	sim       *apnstest.Server
+	sim       *apnssim.Server
 	certs     []Certificate
 	key       *ecdsa.PrivateKey
 	transport string // Options.Transport of its pools
@@ -72,11 +72,11 @@ func newFixture(t testing.TB, transport string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsCert, err := apnstest.ClientCertificate(certTopic)
+	tlsCert, err := apnssim.ClientCertificate(certTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := apnstest.New(apnstest.Options{Keys: map[string]*ecdsa.PublicKey{keyID: &key.PublicKey}, TeamID: teamID})
+	sim, err := apnssim.New(apnssim.Options{Keys: map[string]*ecdsa.PublicKey{keyID: &key.PublicKey}, TeamID: teamID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func testSendCertificateAuth(t *testing.T, transport string) {
 		t.Fatalf("Send with expiration = %+v", r2)
 	}
 	d := f.sim.Deliveries()
-	want := apnstest.Headers{Topic: certTopic, PushType: "alert", Priority: "10", Expiration: "0",
+	want := apnssim.Headers{Topic: certTopic, PushType: "alert", Priority: "10", Expiration: "0",
 		CollapseID: "msg-1", ID: r.ApnsID}
 	if len(d) != 2 || d[0].Token != device || string(d[0].Payload) != payload || d[0].Headers != want {
 		t.Fatalf("deliveries %+v, want payload as sent and headers like %+v", d, want)
@@ -163,7 +163,7 @@ func testSendAnswers(t *testing.T, transport string) {
 	gone := time.UnixMilli(1700000000123)
 	cases := []struct {
 		name       string
-		setup      func(*apnstest.Server)
+		setup      func(*apnssim.Server)
 		token      string
 		class      Class
 		status     int
@@ -171,19 +171,19 @@ func testSendAnswers(t *testing.T, transport string) {
 		retryAfter time.Duration
 		timestamp  time.Time
 	}{
-		{"unregistered token", func(s *apnstest.Server) { s.MarkUnregistered(device, gone) }, device,
+		{"unregistered token", func(s *apnssim.Server) { s.MarkUnregistered(device, gone) }, device,
 			TokenDead, 410, "Unregistered", 0, gone.Truncate(time.Second)}, // apns2 keeps whole seconds
 		{"malformed token", nil, "abc", TokenDead, 400, "BadDeviceToken", 0, time.Time{}},
-		{"429 without Retry-After", func(s *apnstest.Server) { s.InjectFault(429, "TooManyRequests", 1) }, device,
+		{"429 without Retry-After", func(s *apnssim.Server) { s.InjectFault(429, "TooManyRequests", 1) }, device,
 			Retry, 429, "TooManyRequests", time.Second, time.Time{}},
-		{"429 with Retry-After", func(s *apnstest.Server) {
-			s.SetFault(apnstest.Fault{Status: 429, Reason: "TooManyRequests", Count: 1, RetryAfter: 3})
+		{"429 with Retry-After", func(s *apnssim.Server) {
+			s.SetFault(apnssim.Fault{Status: 429, Reason: "TooManyRequests", Count: 1, RetryAfter: 3})
 		}, device, Retry, 429, "TooManyRequests", 3 * time.Second, time.Time{}},
-		{"500", func(s *apnstest.Server) { s.InjectFault(500, "InternalServerError", 1) }, device,
+		{"500", func(s *apnssim.Server) { s.InjectFault(500, "InternalServerError", 1) }, device,
 			Retry, 500, "InternalServerError", 0, time.Time{}},
-		{"503", func(s *apnstest.Server) { s.InjectFault(503, "ServiceUnavailable", 1) }, device,
+		{"503", func(s *apnssim.Server) { s.InjectFault(503, "ServiceUnavailable", 1) }, device,
 			Retry, 503, "ServiceUnavailable", 0, time.Time{}},
-		{"403 ExpiredProviderToken", func(s *apnstest.Server) { s.InjectFault(403, "ExpiredProviderToken", 1) }, device,
+		{"403 ExpiredProviderToken", func(s *apnssim.Server) { s.InjectFault(403, "ExpiredProviderToken", 1) }, device,
 			RefreshAuth, 403, "ExpiredProviderToken", 0, time.Time{}},
 	}
 	for _, c := range cases {

@@ -12,13 +12,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"offpush/presence/redistest"
+	"offpush/internal/testenv"
 )
 
 // Failover is one master kill of a cluster scenario: which node died, whose users it served,
 // when it died and when the cluster was whole again.
 type Failover struct {
-	Victim   *redistest.Server
+	Victim   *testenv.Server
 	Users    map[string]bool // users whose keys the victim served
 	KilledAt time.Time
 	HealedAt time.Time // every live node ok, every slot on a live master
@@ -68,7 +68,7 @@ func (h *Harness) WaitHealed(f *Failover) {
 	h.snapshotInFlight("failover")
 }
 
-func addrOf(s *redistest.Server) string {
+func addrOf(s *testenv.Server) string {
 	if s == nil {
 		return "?"
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"offpush/config/certtest"
-	"offpush/pipeline/kafkatest"
+	"offpush/certgen"
+	"offpush/embedkafka"
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // Options configure a Harness. Zero values take the defaults noted.
@@ -65,9 +65,9 @@ type creds struct {
 
 // Harness is one scenario's system: Kafka (in process), Redis, the simulator and workers.
 type Harness struct {
-	Kafka    *kafkatest.Cluster
-	Redis    *Redis             // one redis-server, unless Options.Cluster
-	Cluster  *redistest.Cluster // with Options.Cluster
+	Kafka    *embedkafka.Cluster
+	Redis    *Redis           // one redis-server, unless Options.Cluster
+	Cluster  *testenv.Cluster // with Options.Cluster
 	Sim      *Sim
 	Workload *Workload
 
@@ -84,6 +84,7 @@ type Harness struct {
 	mu         sync.Mutex
 	inFlight   map[Pair]string      // pushes pending at a kill, a stop or a fault → when
 	rebalances []time.Time          // when a worker joined or left the group
+	kills      []time.Time          // when a worker was killed with SIGKILL
 	streamed   chan struct{}        // closed once every event is in Kafka
 	produced   map[string]time.Time // event id → when Kafka acknowledged it (Stream)
 	metricsOK  bool                 // every worker's last scrape saw all its counts (none stopped)
@@ -105,7 +106,7 @@ func New(t testing.TB, opts Options) *Harness {
 		t.Fatalf("kafka: %v", err)
 	}
 	if opts.Cluster {
-		h.Cluster = redistest.StartCluster(t, 3, 1)
+		h.Cluster = testenv.StartCluster(t, 3, 1)
 		h.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: h.Cluster.Addrs()})
 	} else {
 		if h.Redis, err = startRedis(redisDataDir(t), h.dir); err != nil {
@@ -120,8 +121,8 @@ func New(t testing.TB, opts Options) *Harness {
 	if err := h.Workload.Seed(ctx, h.store()); err != nil {
 		t.Fatalf("seed redis: %v", err)
 	}
-	h.logf("workload: %d events, %d users, %d pushes, %d dead letters and %d skips expected",
-		len(h.Workload.Events), len(h.Workload.Users), len(h.Workload.Pushes), len(h.Workload.DLQ), h.Workload.SkipTotal())
+	h.logf("workload: %d events (%d recalls), %d users, %d pushes, %d dead letters and %d skips expected",
+		len(h.Workload.Events), len(h.Workload.Recalls), len(h.Workload.Users), len(h.Workload.Pushes), len(h.Workload.DLQ), h.Workload.SkipTotal())
 	return h
 }
 
@@ -152,10 +153,10 @@ func redisDataDir(t testing.TB) string {
 func (h *Harness) makeCreds() {
 	var err error
 	h.creds = creds{p12Password: "p12-" + randHex(12), keyID: "CHAOSKEY01", teamID: "CHAOSTEAM1", apiToken: "tok-" + randHex(20)}
-	if h.creds.p12File, err = certtest.GenerateP12(h.dir, P12Topic, h.creds.p12Password, true, time.Now().Add(certtest.Validity)); err != nil {
+	if h.creds.p12File, err = certgen.GenerateP12(h.dir, P12Topic, h.creds.p12Password, true, time.Now().Add(certgen.Validity)); err != nil {
 		h.t.Fatal(err)
 	}
-	if h.creds.p8File, _, err = certtest.GenerateP8(h.dir); err != nil {
+	if h.creds.p8File, _, err = certgen.GenerateP8(h.dir); err != nil {
 		h.t.Fatal(err)
 	}
 }

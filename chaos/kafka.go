@@ -8,7 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"offpush/pipeline/kafkatest"
+	"offpush/embedkafka"
 )
 
 // Topic names and partition counts of the harness's Kafka.
@@ -20,9 +20,9 @@ const (
 )
 
 // startKafka starts an in-process kfake broker behind a gate and creates the topics.
-func startKafka(ctx context.Context) (*kafkatest.Cluster, *gate, error) {
+func startKafka(ctx context.Context) (*embedkafka.Cluster, *gate, error) {
 	g := &gate{}
-	c, err := kafkatest.NewFake("127.0.0.1:0", kfake.ListenFn(g.listen))
+	c, err := embedkafka.NewFake("127.0.0.1:0", kfake.ListenFn(g.listen))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"offpush/presence"
 )
 
 // Ledger is the account of one scenario. Units are (message, device) pairs for pushes and
@@ -40,6 +42,9 @@ type Ledger struct {
 	// Note is what the scenario measured besides the counts (Harness.Note), printed under
 	// the table.
 	Note string
+	// Recall is the account of the recalled messages, when the workload recalls some; its
+	// violations are among Problems, its prevented pushes among Skipped.
+	Recall *RecallLedger
 }
 
 // deliveryStats is what the simulator saw of one pair.
@@ -58,8 +63,10 @@ type ledgerInput struct {
 	rebalances    []time.Time // when the group's membership changed
 	allowExtraDLQ bool        // pushes may end in the DLQ besides the workload's
 	metrics       Metrics
-	metricsOK     bool // the metrics hold every count of the run
-	wiped         bool // Redis came back empty during the run
+	metricsOK     bool                        // the metrics hold every count of the run
+	wiped         bool                        // Redis came back empty during the run
+	kills         []time.Time                 // when a worker was killed with SIGKILL
+	recallStates  map[Pair]presence.PushState // what the store says of each recalled push
 }
 
 // draw computes the ledger of in.
@@ -67,6 +74,11 @@ func draw(name string, in ledgerInput) Ledger {
 	l := Ledger{Scenario: name, InFlight: len(in.inFlight), MetricSkips: metricSkips(in.metrics)}
 	l.Expected = len(in.w.Pushes) + len(in.w.DLQ) + in.w.SkipTotal()
 	l.Skipped = in.w.SkipTotal()
+	var prevented map[Pair]bool
+	if len(in.w.Recalls) > 0 {
+		l.Recall, prevented, in.deliveries = checkRecalls(in)
+		l.Problems = append(l.Problems, l.Recall.Violations...)
+	}
 	seen := l.countDeliveries(in)
 	dead := deadPairs(in.deadLetter)
 	var missing []Pair
@@ -79,6 +91,8 @@ func draw(name string, in ledgerInput) Ledger {
 			}
 		case dl:
 			l.DLQ++
+		case prevented[p]:
+			l.Skipped++ // recalled before it was pushed
 		default:
 			missing = append(missing, p)
 		}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // ledgerWorkload is one event "m1" to user a (devices ta, tb) and b (device tc, unknown
@@ -170,7 +170,7 @@ func TestPendingPairs(t *testing.T) {
 		}
 	}
 
-	s := presence.New(redistest.Start(t).Client(t), presence.Options{})
+	s := presence.New(testenv.Start(t).Client(t), presence.Options{})
 	for _, d := range w.Users[0].Devices {
 		if err := s.SetToken(ctx, "a", d.Token, d.BusiID); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"offpush/presence/redistest"
+	"offpush/internal/testenv"
 )
 
 // Redis is a redis-server child process with an append-only file fsynced on every write, so
@@ -54,7 +54,7 @@ func (r *Redis) Start() error {
 		if !p.Running() {
 			return fmt.Errorf("redis-server exited at start:\n%s", p.Logs())
 		}
-		if redistest.Ping(r.Addr) == nil {
+		if testenv.Ping(r.Addr) == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)

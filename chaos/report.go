@@ -1,12 +1,17 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
-	"github.com/segmentio/kafka-go"
 	"io"
 	"maps"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"offpush/presence"
 )
 
 var (
@@ -23,10 +28,20 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	var states map[Pair]presence.PushState
+	if len(h.Workload.Recalls) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		states, err = recallStates(ctx, h.store(), h.Workload)
+		cancel()
+		if err != nil {
+			h.t.Fatalf("explain the recalled pushes: %v", err)
+		}
+	}
 	h.mu.Lock()
 	in := ledgerInput{w: h.Workload, deliveries: deliveries, deadLetter: h.DeadLetters(),
 		inFlight: maps.Clone(h.inFlight), rebalances: slices.Clone(h.rebalances),
-		allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped}
+		allowExtraDLQ: h.opts.ExpectRetryExhaustion, metrics: h.metricsSum(), metricsOK: h.metricsOK, wiped: wiped,
+		kills: slices.Clone(h.kills), recallStates: states}
 	h.mu.Unlock()
 	l := draw(name, in)
 	l.Note = h.note
@@ -35,6 +50,9 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 	h.logf("repeats: %d, of pairs in flight at a kill or fault (%d pairs were): %d, at a rebalance: %d",
 		l.Duplicates, l.InFlight, l.Duplicates-l.AtRebalance, l.AtRebalance)
 	h.logf("skips by reason: workload %v, workers' metrics %v", h.Workload.Skips, l.MetricSkips)
+	if l.Recall != nil {
+		h.logf("%s", l.Recall)
+	}
 	ledgersMu.Lock()
 	ledgers = append(ledgers, l)
 	ledgersMu.Unlock()
@@ -53,7 +71,7 @@ func (h *Harness) Account(name string, wiped bool) Ledger {
 
 // metricsSum adds up the last scrape of every worker that ran.
 func (h *Harness) metricsSum() Metrics {
-	sum := Metrics{Pushes: map[string]float64{}, DLQ: map[string]float64{}}
+	sum := Metrics{Pushes: map[string]float64{}, DLQ: map[string]float64{}, Revokes: map[string]float64{}}
 	for _, w := range h.workers {
 		m, _ := w.Metrics()
 		for k, v := range m.Pushes {
@@ -61,6 +79,9 @@ func (h *Harness) metricsSum() Metrics {
 		}
 		for k, v := range m.DLQ {
 			sum.DLQ[k] += v
+		}
+		for k, v := range m.Revokes {
+			sum.Revokes[k] += v
 		}
 	}
 	return sum
@@ -88,6 +109,9 @@ func PrintTable(w io.Writer) {
 	for _, l := range rows {
 		if l.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", l.Scenario, l.Note)
+		}
+		if l.Recall != nil {
+			fmt.Fprintf(w, "%s: %s\n", l.Scenario, l.Recall)
 		}
 	}
 }

@@ -123,13 +123,30 @@ type Delivery struct {
 	Headers struct {
 		CollapseID string `json:"apns-collapse-id"`
 		Topic      string `json:"apns-topic"`
+		ID         string `json:"apns-id"`
 	} `json:"headers"`
 	Payload struct {
 		APS struct {
-			Badge *int64 `json:"badge"`
+			Badge             *int64          `json:"badge"`
+			Alert             json.RawMessage `json:"alert"` // a string, or an object with body
+			Sound             json.RawMessage `json:"sound"`
+			InterruptionLevel string          `json:"interruption-level"`
 		} `json:"aps"`
 	} `json:"payload"`
 	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// Body is the notification's alert body ("" when none).
+func (d *Delivery) Body() string {
+	var body string
+	if json.Unmarshal(d.Payload.APS.Alert, &body) == nil {
+		return body
+	}
+	var alert struct {
+		Body string `json:"body"`
+	}
+	_ = json.Unmarshal(d.Payload.APS.Alert, &alert)
+	return alert.Body
 }
 
 // Deliveries reads every notification accepted so far (GET /sim/deliveries).

@@ -122,6 +122,9 @@ func (h *Harness) Kill9(w *Worker) {
 	h.t.Helper()
 	w.Scrape()
 	h.MarkMetricsIncomplete()
+	h.mu.Lock()
+	h.kills = append(h.kills, time.Now())
+	h.mu.Unlock()
 	w.Proc.Kill()
 	h.rebalancing()
 	n := h.snapshotInFlight("kill -9 " + w.Name)
@@ -195,15 +198,17 @@ func httpGetBody(addr, path string) (string, error) {
 }
 
 // Metrics are the pipeline counters the ledger reads from /metrics: pushes by outcome and
-// reason (offpush_pushes_total) and dead-letter records by reason.
+// reason (offpush_pushes_total), dead-letter records by reason and recalls per device by
+// result (offpush_revokes_total).
 type Metrics struct {
-	Pushes map[string]float64 // "outcome/reason" → count
-	DLQ    map[string]float64 // reason → records
+	Pushes  map[string]float64 // "outcome/reason" → count
+	DLQ     map[string]float64 // reason → records
+	Revokes map[string]float64 // result (replaced, prevented) → devices
 }
 
 // parseMetrics reads the Prometheus text format lines the ledger needs.
 func parseMetrics(text string) Metrics {
-	m := Metrics{Pushes: map[string]float64{}, DLQ: map[string]float64{}}
+	m := Metrics{Pushes: map[string]float64{}, DLQ: map[string]float64{}, Revokes: map[string]float64{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -216,6 +221,8 @@ func parseMetrics(text string) Metrics {
 			m.Pushes[labels["outcome"]+"/"+labels["reason"]] += value
 		case "offpush_dlq_records_total":
 			m.DLQ[labels["reason"]] += value
+		case "offpush_revokes_total":
+			m.Revokes[labels["result"]] += value
 		}
 	}
 	return m

@@ -1,14 +1,18 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"offpush/presence"
+	"offpush/recipient"
 )
 
 // Certificates the workers are configured with, and a busiId none of them has.
@@ -29,6 +33,10 @@ type WorkloadSpec struct {
 	GroupMax         int // and at most
 	UnknownCertUsers int // users whose one device has UnknownBusiID
 	Seed             uint64
+	// Recall is the share of c2c events followed by a recall (kind revoke) of them, in the
+	// same conversation: half within the next few dozen events (before the original is
+	// pushed, usually), half a few hundred events later (after it). 0: none.
+	Recall float64
 }
 
 // FullWorkload is the workload of `make chaos`: 2000 c2c events and 100 groups of 20–50.
@@ -59,6 +67,7 @@ type Event struct {
 	Value      []byte
 	Recipients []string
 	NoPush     bool
+	Revokes    string // a recall: the id of the message it recalls
 }
 
 // Pair is one (message, device): the unit of the ledger. Msg is the apns-collapse-id.
@@ -74,13 +83,15 @@ type Workload struct {
 	DLQ map[Pair]string
 	// Skips are the skipped units by reason, counted as the pipeline's metrics count them.
 	Skips map[string]int
-	users map[string]*User
+	// Recalls maps each recalled message's id to its recall's id.
+	Recalls map[string]string
+	users   map[string]*User
 }
 
 // NewWorkload generates the workload of spec, deterministically from its seed.
 func NewWorkload(spec WorkloadSpec) *Workload {
 	rng := rand.New(rand.NewPCG(spec.Seed, spec.Seed^0x9e3779b97f4a7c15))
-	w := &Workload{Pushes: map[Pair]string{}, DLQ: map[Pair]string{}, Skips: map[string]int{}, users: map[string]*User{}}
+	w := &Workload{Pushes: map[Pair]string{}, DLQ: map[Pair]string{}, Skips: map[string]int{}, Recalls: map[string]string{}, users: map[string]*User{}}
 	for i := range spec.Users {
 		w.Users = append(w.Users, newUser(rng, fmt.Sprintf("u%04d", i), i >= spec.Users-spec.UnknownCertUsers))
 	}
@@ -97,7 +108,54 @@ func NewWorkload(spec WorkloadSpec) *Workload {
 	for _, e := range w.Events {
 		w.expect(e)
 	}
+	if spec.Recall > 0 {
+		// A generator of its own: the other workloads' events stay what they were.
+		w.addRecalls(rand.New(rand.NewPCG(spec.Seed^0x7265766f6b65, spec.Seed)), spec.Recall)
+	}
 	return w
+}
+
+// addRecalls follows share of the c2c events by a recall of them: half of them 1–40 events
+// later (the same or the next batch of Stream: usually before the original is pushed), half
+// 150–700 events later (after it). A recall expects nothing of its own: what it does is
+// checked per recalled push (Ledger.Recall).
+func (w *Workload) addRecalls(rng *rand.Rand, share float64) {
+	type slot struct {
+		at float64
+		e  Event
+	}
+	out := make([]slot, 0, len(w.Events)*6/5)
+	for i, e := range w.Events {
+		out = append(out, slot{float64(i), e})
+		if !strings.HasPrefix(e.Key, "c2c:") || rng.Float64() >= share {
+			continue
+		}
+		later := 1 + rng.IntN(40)
+		if rng.IntN(2) == 1 {
+			later = 150 + rng.IntN(551)
+		}
+		r := recallEvent(e)
+		w.Recalls[e.ID] = r.ID
+		out = append(out, slot{float64(i+later) + 0.5, r})
+	}
+	slices.SortStableFunc(out, func(a, b slot) int { return cmp.Compare(a.at, b.at) })
+	w.Events = w.Events[:0]
+	for _, s := range out {
+		w.Events = append(w.Events, s.e)
+	}
+}
+
+// recallEvent is the recall of the c2c event e: kind revoke, the same sender, recipient and
+// conversation key.
+func recallEvent(e Event) Event {
+	var orig eventJSON
+	if err := json.Unmarshal(e.Value, &orig); err != nil {
+		panic(err) // not reached: e was made by newEvent
+	}
+	ev := eventJSON{ID: "r" + e.ID, Kind: "revoke", Revokes: e.ID, ChatType: orig.ChatType, Sender: orig.Sender, Recipients: orig.Recipients}
+	r := newEvent(ev, e.Key, false)
+	r.Revokes = e.ID
+	return r
 }
 
 // newUser draws a user: 5% without devices, 60% with one, 35% with two; 7% push off; 15% of
@@ -138,11 +196,13 @@ func token(rng *rand.Rand) string {
 // eventJSON is the message event (package event), with the fields the workload uses.
 type eventJSON struct {
 	ID          string            `json:"id"`
+	Kind        string            `json:"kind,omitempty"`
+	Revokes     string            `json:"revokes,omitempty"`
 	ChatType    string            `json:"chatType"`
 	Sender      map[string]string `json:"sender"`
 	Group       map[string]string `json:"group,omitempty"`
 	Recipients  []string          `json:"recipients"`
-	Elems       []map[string]any  `json:"elems"`
+	Elems       []map[string]any  `json:"elems,omitempty"`
 	OfflinePush map[string]any    `json:"offlinePush,omitempty"`
 	SentAt      string            `json:"sentAt"`
 }
@@ -253,7 +313,7 @@ func (w *Workload) Seed(ctx context.Context, s *presence.Store) error {
 			}
 		}
 		if u.PushOff {
-			if err := s.SetSettings(ctx, u.ID, presence.Settings{OpenPush: presence.OpenPushOff}); err != nil {
+			if err := s.SetSettings(ctx, u.ID, recipient.Settings{OpenPush: recipient.OpenPushOff}); err != nil {
 				return err
 			}
 		}

@@ -16,16 +16,16 @@ import (
 	xpkcs12 "golang.org/x/crypto/pkcs12"
 	"software.sslmate.com/src/go-pkcs12"
 
-	"offpush/config/certtest"
+	"offpush/certgen"
 )
 
 const bundle = "com.example.im"
 
 // p12With writes a .p12 of a fresh push certificate encoded by enc, and returns a Certificate
 // using it and the certificate's NotAfter.
-func p12With(t *testing.T, enc *pkcs12.Encoder, spec certtest.Spec, password string) (Certificate, time.Time) {
+func p12With(t *testing.T, enc *pkcs12.Encoder, spec certgen.Spec, password string) (Certificate, time.Time) {
 	t.Helper()
-	cert, key, err := certtest.PushCertificate(spec)
+	cert, key, err := certgen.PushCertificate(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func p12With(t *testing.T, enc *pkcs12.Encoder, spec certtest.Spec, password str
 	if err != nil {
 		t.Fatal(err)
 	}
-	path, err := certtest.WriteFile(t.TempDir(), "*.p12", data)
+	path, err := certgen.WriteFile(t.TempDir(), "*.p12", data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestLoadTLSReadsLegacyAndModernP12(t *testing.T) {
 	notAfter := time.Now().Add(90 * 24 * time.Hour).Truncate(time.Second)
 	for _, tt := range encoders {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := p12With(t, tt.enc, certtest.Spec{BundleID: bundle, NotAfter: notAfter}, "pässword")
+			c, _ := p12With(t, tt.enc, certgen.Spec{BundleID: bundle, NotAfter: notAfter}, "pässword")
 			cert, gotNotAfter, err := c.LoadTLS()
 			if err != nil {
 				t.Fatal(err)
@@ -80,7 +80,7 @@ func TestLoadTLSReadsLegacyAndModernP12(t *testing.T) {
 // OpenSSL 3 and current macOS export modern ones by default.
 func TestXCryptoPKCS12RejectsModern(t *testing.T) {
 	for _, modern := range []bool{false, true} {
-		data := readFile(t, certtest.P12(t, "", bundle, "pw", modern))
+		data := readFile(t, certgen.P12(t, "", bundle, "pw", modern))
 		_, _, xerr := xpkcs12.Decode(data, "pw")
 		_, aerr := certificate.FromP12Bytes(data, "pw")
 		if modern && (xerr == nil || aerr == nil) {
@@ -100,7 +100,7 @@ func TestLoadTLSWrongPassword(t *testing.T) {
 	const right, wrong = "right-Secret-1", "wrong-Secret-2"
 	for _, modern := range []bool{false, true} {
 		c := Certificate{ID: 2382, BundleID: bundle, Environment: Production,
-			P12File: certtest.P12(t, "", bundle, right, modern), P12Password: wrong}
+			P12File: certgen.P12(t, "", bundle, right, modern), P12Password: wrong}
 		_, _, err := c.LoadTLS()
 		if err == nil {
 			t.Fatal("LoadTLS with a wrong password succeeded")
@@ -120,7 +120,7 @@ func TestLoadTLSWrongPassword(t *testing.T) {
 func TestLoadTLSNotAfter(t *testing.T) {
 	// GenerateP12 is what offpush dev uses; a certificate about to expire still loads.
 	notAfter := time.Now().Add(10 * 24 * time.Hour).Truncate(time.Second)
-	path, err := certtest.GenerateP12(t.TempDir(), bundle, "", true, notAfter)
+	path, err := certgen.GenerateP12(t.TempDir(), bundle, "", true, notAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,27 +138,27 @@ func TestLoadTLSChecksTheCertificate(t *testing.T) {
 	year := time.Now().Add(365 * 24 * time.Hour)
 	tests := []struct {
 		name        string
-		spec        certtest.Spec
+		spec        certgen.Spec
 		bundleID    string
 		environment string
 		err         string // "" = loads
 		voip        bool
 	}{
 		// The bundle id in the subject's UID must be the apns-topic…
-		{"other bundle", certtest.Spec{BundleID: "com.other.app", NotAfter: year}, bundle, Production, `for bundle "com.other.app"`, false},
+		{"other bundle", certgen.Spec{BundleID: "com.other.app", NotAfter: year}, bundle, Production, `for bundle "com.other.app"`, false},
 		// …or a sub-topic of it (universal certificates: VoIP, complications).
-		{"voip topic", certtest.Spec{BundleID: bundle, NotAfter: year}, bundle + ".voip", Production, "", false},
+		{"voip topic", certgen.Spec{BundleID: bundle, NotAfter: year}, bundle + ".voip", Production, "", false},
 		// A sandbox-only certificate cannot reach production APNs…
-		{"development certificate in production", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Development}},
+		{"development certificate in production", certgen.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Development}},
 			bundle, Production, `not valid for APNs environment "production"`, false},
-		{"production certificate in development", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production}},
+		{"production certificate in development", certgen.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production}},
 			bundle, Development, `not valid for APNs environment "development"`, false},
 		// …a universal one reaches both.
-		{"universal", certtest.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production, Development}},
+		{"universal", certgen.Spec{BundleID: bundle, NotAfter: year, Environments: []string{Production, Development}},
 			bundle, Development, "", false},
 		// A VoIP Services certificate names bundle.voip; configured with voip: true for bundle.
-		{"VoIP Services certificate", certtest.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production, "", true},
-		{"VoIP Services certificate without voip", certtest.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production,
+		{"VoIP Services certificate", certgen.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production, "", true},
+		{"VoIP Services certificate without voip", certgen.Spec{BundleID: bundle + ".voip", NotAfter: year}, bundle, Production,
 			`for bundle "com.example.im.voip"`, false},
 	}
 	for _, tt := range tests {
@@ -179,12 +179,12 @@ func TestLoadTLSChecksTheCertificate(t *testing.T) {
 // TestLoadTLSFindsTheLeaf: some exports put the issuer first; the leaf is the certificate
 // matching the key.
 func TestLoadTLSFindsTheLeaf(t *testing.T) {
-	spec := certtest.Spec{BundleID: bundle, NotAfter: time.Now().Add(time.Hour)}
-	leaf, key, err := certtest.PushCertificate(spec)
+	spec := certgen.Spec{BundleID: bundle, NotAfter: time.Now().Add(time.Hour)}
+	leaf, key, err := certgen.PushCertificate(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _, err := certtest.PushCertificate(spec)
+	other, _, err := certgen.PushCertificate(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestLoadTLSErrors(t *testing.T) {
 }
 
 func TestLoadAuthKey(t *testing.T) {
-	path, want := certtest.P8(t, "")
+	path, want := certgen.P8(t, "")
 	c := Certificate{ID: 2516, KeyFile: path, KeyID: "ABC123DEFG", TeamID: "DEF123GHIJ"}
 	got, err := c.LoadAuthKey()
 	if err != nil {
@@ -302,7 +302,7 @@ func readFile(t *testing.T, path string) []byte {
 
 func writeTemp(t *testing.T, data []byte) string {
 	t.Helper()
-	path, err := certtest.WriteFile(t.TempDir(), "*", data)
+	path, err := certgen.WriteFile(t.TempDir(), "*", data)
 	if err != nil {
 		t.Fatal(err)
 	}

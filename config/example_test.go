@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"offpush/config/certtest"
+	"offpush/certgen"
 )
 
 // TestExampleIsTheDefaults: example.yaml sets every key to its default (certificates aside,
@@ -78,14 +78,14 @@ func nodeLeafKeys(n *yaml.Node, path string) []string {
 // secrets supplied through the environment, and checks it validates and its credentials load.
 func TestExampleRuns(t *testing.T) {
 	dir := t.TempDir()
-	p8, _ := certtest.P8(t, dir)
+	p8, _ := certgen.P8(t, dir)
 	env := []string{
-		"OFFPUSH_APNS_CERTIFICATES_2382_P12FILE=" + certtest.P12(t, dir, "com.example.im", "prod-pw", false),
+		"OFFPUSH_APNS_CERTIFICATES_2382_P12FILE=" + certgen.P12(t, dir, "com.example.im", "prod-pw", false),
 		"OFFPUSH_APNS_CERTIFICATES_2382_P12PASSWORD=prod-pw",
-		"OFFPUSH_APNS_CERTIFICATES_2383_P12FILE=" + certtest.P12(t, dir, "com.example.im", "dev-pw", true),
+		"OFFPUSH_APNS_CERTIFICATES_2383_P12FILE=" + certgen.P12(t, dir, "com.example.im", "dev-pw", true),
 		"OFFPUSH_APNS_CERTIFICATES_2383_P12PASSWORDFILE=" + writeFile(t, dir, "pw", "dev-pw\n"),
 		"OFFPUSH_APNS_CERTIFICATES_2516_KEYFILE=" + p8,
-		"OFFPUSH_APNS_CERTIFICATES_2390_P12FILE=" + certtest.P12(t, dir, "com.example.im.voip", "voip-pw", true),
+		"OFFPUSH_APNS_CERTIFICATES_2390_P12FILE=" + certgen.P12(t, dir, "com.example.im.voip", "voip-pw", true),
 		"OFFPUSH_APNS_CERTIFICATES_2390_P12PASSWORDFILE=" + writeFile(t, dir, "voip-pw", "voip-pw\n"),
 		"OFFPUSH_API_TOKENS=ops-token",
 	}

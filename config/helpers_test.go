@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"offpush/config/certtest"
+	"offpush/certgen"
 )
 
 // valid returns a configuration that passes Validate: Default() with a certificate-auth and a
@@ -15,11 +15,11 @@ import (
 func valid(t *testing.T) Config {
 	t.Helper()
 	dir := t.TempDir()
-	p8, _ := certtest.P8(t, dir)
+	p8, _ := certgen.P8(t, dir)
 	cfg := Default()
 	cfg.APNs.Certificates = []Certificate{
 		{ID: 2382, BundleID: "com.example.im", Environment: Production,
-			P12File: certtest.P12(t, dir, "com.example.im", "p12-secret", true), P12Password: "p12-secret"},
+			P12File: certgen.P12(t, dir, "com.example.im", "p12-secret", true), P12Password: "p12-secret"},
 		{ID: 2516, BundleID: "com.example.im.enterprise", Environment: Production,
 			KeyFile: p8, KeyID: "ABC123DEFG", TeamID: "DEF123GHIJ"},
 	}

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"offpush/config/certtest"
+	"offpush/certgen"
 )
 
 // pemPair writes a certificate and its key as PEM files and returns their paths.
 func pemPair(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
 	t.Helper()
-	cert, key, err := certtest.PushCertificate(certtest.Spec{BundleID: "ca", NotAfter: time.Now().Add(time.Hour)})
+	cert, key, err := certgen.PushCertificate(certgen.Spec{BundleID: "ca", NotAfter: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"offpush/event"
 	"offpush/presence"
+	"offpush/recipient"
 	"offpush/render"
 )
 
@@ -162,40 +163,40 @@ func randomCase(rng *rand.Rand, base time.Time) (*event.Message, []presence.Reci
 	}
 	m.OfflinePush = op
 	zones := []string{"", "Asia/Shanghai", "America/New_York"}
-	opts := []presence.ReceiveOpt{presence.Receive, presence.NotReceive, presence.NotNotify, presence.NotNotifyExceptAt,
-		presence.NotReceiveExceptAt, presence.Silent}
+	opts := []recipient.ReceiveOpt{recipient.Receive, recipient.NotReceive, recipient.NotNotify, recipient.NotNotifyExceptAt,
+		recipient.NotReceiveExceptAt, recipient.Silent}
 	recs := make([]presence.Recipient, 1+rng.IntN(8))
 	for i := range recs {
 		u := fmt.Sprintf("u%d", i)
 		if pick(3) {
 			m.AtUserIDs = append(m.AtUserIDs, u)
 		}
-		s := presence.Settings{OpenPush: rng.IntN(3), Preview: []presence.Preview{"", presence.PreviewName, presence.PreviewNone}[rng.IntN(3)]}
+		s := recipient.Settings{OpenPush: rng.IntN(3), Preview: []recipient.Preview{"", recipient.PreviewName, recipient.PreviewNone}[rng.IntN(3)]}
 		if pick(2) {
 			s.C2CSound, s.GroupSound = "a.caf", "b.caf"
 		}
 		if pick(2) {
-			s.ReceiveOpts = map[string]presence.ReceiveOpt{}
+			s.ReceiveOpts = map[string]recipient.ReceiveOpt{}
 			for _, conv := range []string{"all", m.ConversationID(), "c2c:other"} {
 				if pick(2) {
 					s.ReceiveOpts[conv] = opts[rng.IntN(len(opts))]
 				}
 			}
 			if pick(2) {
-				var w presence.Window
+				var w recipient.Window
 				if pick(2) {
-					w, _ = presence.DailyWindow(fmt.Sprintf("%02d:%02d:00", rng.IntN(24), rng.IntN(60)), 1+rng.Int64N(86400), zones[rng.IntN(len(zones))])
+					w, _ = recipient.DailyWindow(fmt.Sprintf("%02d:%02d:00", rng.IntN(24), rng.IntN(60)), 1+rng.Int64N(86400), zones[rng.IntN(len(zones))])
 				} else {
-					w, _ = presence.OnceWindow(base.Unix()+rng.Int64N(48*3600), 1+rng.Int64N(24*3600))
+					w, _ = recipient.OnceWindow(base.Unix()+rng.Int64N(48*3600), 1+rng.Int64N(24*3600))
 				}
 				s.AllWindow = &w
 			}
 		}
 		r := presence.Recipient{UserID: u, Settings: s}
 		for j := range rng.IntN(4) {
-			d := presence.Device{Token: fmt.Sprintf("t%d-%d", i, j), BusiID: 1 + rng.IntN(2), Foreground: pick(4), Badge: rng.Int64N(5)}
+			d := recipient.Device{Token: fmt.Sprintf("t%d-%d", i, j), BusiID: 1 + rng.IntN(2), Foreground: pick(4), Badge: rng.Int64N(5)}
 			if pick(3) {
-				d.Kind = presence.KindVoIP
+				d.Kind = recipient.KindVoIP
 			}
 			r.Devices = append(r.Devices, d)
 		}

@@ -3,9 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"maps"
+	"offpush/recipient"
 	"testing"
-
-	"offpush/presence"
 )
 
 // TestEndToEnd publishes c2c and group events and checks the exact notifications at the
@@ -24,10 +23,10 @@ func testEndToEnd(t *testing.T) {
 	e.device("frank", f1, 2382, 0)
 	e.device("gina", g1, 2382, 0)
 	must(t, e.store.Foreground(ctx, "carol", c1))
-	must(t, e.store.SetSettings(ctx, "bob", presence.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}))
-	must(t, e.store.SetSettings(ctx, "dave", presence.Settings{OpenPush: presence.OpenPushOff}))
-	must(t, e.store.SetReceiveOpt(ctx, "frank", "group:g-42", presence.NotNotify))
-	must(t, e.store.SetReceiveOpt(ctx, "gina", "group:g-42", presence.NotNotifyExceptAt))
+	must(t, e.store.SetSettings(ctx, "bob", recipient.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}))
+	must(t, e.store.SetSettings(ctx, "dave", recipient.Settings{OpenPush: recipient.OpenPushOff}))
+	must(t, e.store.SetReceiveOpt(ctx, "frank", "group:g-42", recipient.NotNotify))
+	must(t, e.store.SetReceiveOpt(ctx, "gina", "group:g-42", recipient.NotNotifyExceptAt))
 	w := e.start(e.opts())
 	eventually(t, "ready before any event", w.p.Ready)
 

@@ -22,12 +22,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"offpush/apns"
-	"offpush/apns/apnstest"
-	"offpush/config/certtest"
+	"offpush/apnssim"
+	"offpush/certgen"
+	"offpush/embedkafka"
+	"offpush/internal/testenv"
 	"offpush/pipeline"
-	"offpush/pipeline/kafkatest"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // env is one test's whole system: Kafka (kfake or KAFKA_BROKERS), a real redis-server, the
@@ -35,20 +35,20 @@ import (
 // token auth).
 type env struct {
 	t      *testing.T
-	kafka  *kafkatest.Cluster
+	kafka  *embedkafka.Cluster
 	topic  string
 	dlq    string
 	group  string
 	rdb    redis.UniversalClient
 	store  *presence.Store
-	sim    *apnstest.Server
+	sim    *apnssim.Server
 	pool   *apns.Pool
 	topics map[int]string
 }
 
 func newEnv(t *testing.T, partitions int) *env {
 	t.Helper()
-	e := &env{t: t, kafka: kafkatest.Start(t), group: "offpush-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	e := &env{t: t, kafka: embedkafka.Start(t), group: "offpush-" + strings.ReplaceAll(t.Name(), "/", "-")}
 	e.topic = e.kafka.Topic(t, "im.messages", partitions)
 	e.dlq = e.kafka.Topic(t, "im.push.dlq", 1)
 	if _, ok := clusterTests.Load(t); ok {
@@ -58,7 +58,7 @@ func newEnv(t *testing.T, partitions int) *env {
 		}
 		e.rdb = c.Client(t)
 	} else {
-		e.rdb = redistest.Start(t).Client(t)
+		e.rdb = testenv.Start(t).Client(t)
 	}
 	// A lease well above the tests' longest send (MaxElapsed 3s + Timeout 5s), short enough
 	// that a crash test takes over a killed worker's claims quickly.
@@ -68,14 +68,14 @@ func newEnv(t *testing.T, partitions int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sim, err = apnstest.New(apnstest.Options{Keys: map[string]*ecdsa.PublicKey{"KEY1": &p8.PublicKey}, TeamID: "TEAM1"})
+	e.sim, err = apnssim.New(apnssim.Options{Keys: map[string]*ecdsa.PublicKey{"KEY1": &p8.PublicKey}, TeamID: "TEAM1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.sim.Start()
 	t.Cleanup(func() { e.sim.Close() })
 
-	leaf, key, err := certtest.PushCertificate(certtest.Spec{BundleID: "com.example.im", NotAfter: time.Now().Add(365 * 24 * time.Hour)})
+	leaf, key, err := certgen.PushCertificate(certgen.Spec{BundleID: "com.example.im", NotAfter: time.Now().Add(365 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ var clusterTests sync.Map // *testing.T → struct{}
 // shared is the Redis Cluster of 3 masters the cluster variants share, started by the first.
 var shared struct {
 	once sync.Once
-	c    *redistest.Cluster
+	c    *testenv.Cluster
 	err  error
 }
 
@@ -126,11 +126,11 @@ func onEachRedis(t *testing.T, f func(t *testing.T)) {
 
 // sharedCluster starts the shared cluster once; without redis-server or redis-cli the test
 // is skipped, or fails when CI=true.
-func sharedCluster(t *testing.T) *redistest.Cluster {
+func sharedCluster(t *testing.T) *testenv.Cluster {
 	t.Helper()
-	shared.once.Do(func() { shared.c, shared.err = redistest.NewCluster(3, 0) })
+	shared.once.Do(func() { shared.c, shared.err = testenv.NewCluster(3, 0) })
 	switch {
-	case errors.Is(shared.err, redistest.ErrNoRedis) && os.Getenv("CI") != "true":
+	case errors.Is(shared.err, testenv.ErrNoRedis) && os.Getenv("CI") != "true":
 		t.Skip("SKIPPED: ", shared.err)
 	case shared.err != nil:
 		t.Fatal(shared.err)
@@ -257,7 +257,7 @@ func (e *env) publish(events ...any) {
 }
 
 // waitDeliveries waits until the simulator accepted n notifications.
-func (e *env) waitDeliveries(n int) []apnstest.Delivery {
+func (e *env) waitDeliveries(n int) []apnssim.Delivery {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -330,9 +330,9 @@ type payload struct {
 	Ext string `json:"ext"`
 }
 
-type deliveryT = apnstest.Delivery
+type deliveryT = apnssim.Delivery
 
-func decodePayload(t *testing.T, d apnstest.Delivery) payload {
+func decodePayload(t *testing.T, d apnssim.Delivery) payload {
 	t.Helper()
 	var p payload
 	if err := json.Unmarshal(d.Payload, &p); err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"offpush/apns/apnstest"
+	"offpush/apnssim"
 	"offpush/event"
 	"offpush/pipeline"
 	"offpush/presence"
@@ -63,8 +63,8 @@ func TestTooManyRequestsWaitsRetryAfter(t *testing.T) {
 	}
 }
 
-func faultTooMany(count, retryAfter int) apnstest.Fault {
-	return apnstest.Fault{Status: 429, Reason: "TooManyRequests", Count: count, RetryAfter: retryAfter}
+func faultTooMany(count, retryAfter int) apnssim.Fault {
+	return apnssim.Fault{Status: 429, Reason: "TooManyRequests", Count: count, RetryAfter: retryAfter}
 }
 
 // TestOutageGoesToDLQAndPartitionMovesOn: an outage longer than the retry budget writes a DLQ

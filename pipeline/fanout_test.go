@@ -13,6 +13,7 @@ import (
 
 	"offpush/apns"
 	"offpush/presence"
+	"offpush/recipient"
 	"offpush/render"
 )
 
@@ -36,7 +37,7 @@ func (s *fakeStore) Lookup(_ context.Context, users []string) ([]presence.Recipi
 	}
 	out := make([]presence.Recipient, len(users))
 	for i, u := range users {
-		out[i] = presence.Recipient{UserID: u, Devices: []presence.Device{{Token: "t-" + u, BusiID: 1}}}
+		out[i] = presence.Recipient{UserID: u, Devices: []recipient.Device{{Token: "t-" + u, BusiID: 1}}}
 	}
 	return out, nil
 }

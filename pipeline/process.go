@@ -13,6 +13,7 @@ import (
 	"offpush/apns"
 	"offpush/event"
 	"offpush/presence"
+	"offpush/recipient"
 	"offpush/render"
 )
 
@@ -134,7 +135,7 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 // target is one device that passed every skip rule and is about to be claimed and pushed.
 type target struct {
 	userID string
-	device presence.Device
+	device recipient.Device
 	topic  string
 	style  render.Style
 }

@@ -9,6 +9,7 @@ import (
 	"offpush/apns"
 	"offpush/event"
 	"offpush/presence"
+	"offpush/recipient"
 	"offpush/render"
 )
 
@@ -48,7 +49,7 @@ func (p *Pipeline) revokeBatch(ctx context.Context, j *job, m *event.Message, pr
 		seen[r.UserID] = true
 		for _, d := range r.Devices {
 			topic, ok := p.opts.Topics[d.BusiID]
-			if d.Kind == presence.KindVoIP || !ok || p.opts.kinds(d.BusiID)&Alerts == 0 {
+			if d.Kind == recipient.KindVoIP || !ok || p.opts.kinds(d.BusiID)&Alerts == 0 {
 				continue // the original never went to it
 			}
 			claims = append(claims, presence.Claim{UserID: r.UserID, MsgID: m.Revokes, Token: d.Token, SentAt: m.SentAt})

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 const benchBatch = 500
 
 func benchStore(b *testing.B) *presence.Store {
-	srv := redistest.Start(b)
+	srv := testenv.Start(b)
 	return presence.New(srv.Client(b), presence.Options{})
 }
 

@@ -8,8 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
+	"offpush/recipient"
 )
 
 // startCluster starts a one-node Redis Cluster owning every slot. Redis in cluster mode
@@ -18,7 +19,7 @@ import (
 func startCluster(t *testing.T) (*redis.ClusterClient, *redis.Client) {
 	t.Helper()
 	ctx := context.Background()
-	srv := redistest.Start(t, "--cluster-enabled", "yes")
+	srv := testenv.Start(t, "--cluster-enabled", "yes")
 	node := srv.Client(t)
 	must(t, node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err())
 	deadline := time.Now().Add(10 * time.Second)
@@ -56,8 +57,8 @@ func TestUserKeysShareOneSlot(t *testing.T) {
 		{"SetToken moving the token", []string{"bob", "alice"}, func() error { return s.SetToken(ctx, "bob", tokA, 2382) }},
 		{"Foreground", []string{"bob"}, func() error { return s.Foreground(ctx, "bob", tokA) }},
 		{"Background", []string{"bob"}, func() error { return s.Background(ctx, "bob", tokA, 1) }},
-		{"SetSettings", []string{"bob"}, func() error { return s.SetSettings(ctx, "bob", presence.Settings{OpenPush: 1}) }},
-		{"SetReceiveOpt", []string{"bob"}, func() error { return s.SetReceiveOpt(ctx, "bob", "all", presence.NotNotify) }},
+		{"SetSettings", []string{"bob"}, func() error { return s.SetSettings(ctx, "bob", recipient.Settings{OpenPush: 1}) }},
+		{"SetReceiveOpt", []string{"bob"}, func() error { return s.SetReceiveOpt(ctx, "bob", "all", recipient.NotNotify) }},
 		{"Claim", []string{"bob"}, func() error { _, err := s.Claim(ctx, []presence.Claim{bob}); return err }},
 		{"Done", []string{"bob"}, func() error { return s.Done(ctx, []presence.Claim{bob}) }},
 		{"Claim without sentAt", []string{"bob"}, func() error { _, err := s.Claim(ctx, []presence.Claim{bobZero}); return err }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"offpush/recipient"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ const (
 // PushRecord is the push of one message to one device, for support.
 type PushRecord struct {
 	Token string
-	Kind  DeviceKind
+	Kind  recipient.DeviceKind
 	// Registered is whether the token is one of the user's devices now; a removed token is
 	// listed only when a push of the message touched it.
 	Registered bool
@@ -56,7 +57,7 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 	}
 	now := s.opts.Now()
 	registered := map[string]bool{}
-	kinds := map[string]DeviceKind{}
+	kinds := map[string]recipient.DeviceKind{}
 	for f, v := range h {
 		switch {
 		case strings.HasPrefix(f, "d:"):
@@ -68,7 +69,7 @@ func (s *Store) Explain(ctx context.Context, userID, msgID string) ([]PushRecord
 				if _, ok := registered[f[2:]]; !ok {
 					registered[f[2:]] = false
 					if kind == "v" {
-						kinds[f[2:]] = KindVoIP
+						kinds[f[2:]] = recipient.KindVoIP
 					}
 				}
 			}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // t0 is the fake clock's start: a round millisecond, as the schema stores milliseconds.
@@ -38,12 +38,12 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // cluster is the Redis Cluster of the tests' second run (see TestMain), nil in the first.
-var cluster *redistest.Cluster
+var cluster *testenv.Cluster
 
 // TestMain runs the tests on single redis-servers, then again on a 3-master Redis Cluster,
 // which rejects a script or transaction whose keys span slots (CROSSSLOT).
 func TestMain(m *testing.M) {
-	os.Exit(redistest.RunTwice(m, 3, func(c *redistest.Cluster) { cluster = c }))
+	os.Exit(testenv.RunTwice(m, 3, func(c *testenv.Cluster) { cluster = c }))
 }
 
 // env is a Store on its own throwaway redis-server, or on the emptied shared cluster, with a
@@ -61,7 +61,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{clock: &clock{t: t0}, hook: &recorder{}}
 	if cluster == nil {
-		srv := redistest.Start(t)
+		srv := testenv.Start(t)
 		e.newClient = func() redis.UniversalClient { return srv.Client(t) }
 	} else {
 		if err := cluster.FlushAll(); err != nil {

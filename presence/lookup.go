@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"fmt"
+	"offpush/recipient"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ func (s *Store) Lookup(ctx context.Context, userIDs []string) ([]Recipient, erro
 		return nil, fmt.Errorf("lookup %d users: %w", len(userIDs), err)
 	}
 	now := s.opts.Now().UnixMilli()
-	p := parser{devs: make([]Device, 0, 2*len(userIDs))}
+	p := parser{devs: make([]recipient.Device, 0, 2*len(userIDs))}
 	out := make([]Recipient, len(userIDs))
 	for i, c := range cmds {
 		out[i] = p.recipient(userIDs[i], c.Val(), now)
@@ -40,7 +41,7 @@ func (s *Store) Lookup(ctx context.Context, userIDs []string) ([]Recipient, erro
 // parser turns user hashes into Recipients. Devices of a batch share one backing array
 // (each Recipient gets a full slice expression of it, so appending to one copies).
 type parser struct {
-	devs []Device
+	devs []recipient.Device
 	buf  []byte // field name scratch: a map index with string(buf) does not allocate
 }
 
@@ -58,9 +59,9 @@ func (p *parser) recipient(userID string, h map[string]string, nowMs int64) Reci
 			setConfig(&r.Settings, f[2:], v)
 		case 'r':
 			if r.Settings.ReceiveOpts == nil {
-				r.Settings.ReceiveOpts = make(map[string]ReceiveOpt)
+				r.Settings.ReceiveOpts = make(map[string]recipient.ReceiveOpt)
 			}
-			r.Settings.ReceiveOpts[f[2:]] = ReceiveOpt(v)
+			r.Settings.ReceiveOpts[f[2:]] = recipient.ReceiveOpt(v)
 		case 'q':
 			setWindow(&r.Settings, f[2:], v)
 		}
@@ -71,7 +72,7 @@ func (p *parser) recipient(userID string, h map[string]string, nowMs int64) Reci
 	}
 	r.Devices = p.devs[start:end:end]
 	if len(r.Devices) > 1 {
-		slices.SortFunc(r.Devices, func(a, b Device) int { return strings.Compare(a.Token, b.Token) })
+		slices.SortFunc(r.Devices, func(a, b recipient.Device) int { return strings.Compare(a.Token, b.Token) })
 	}
 	for i := range r.Devices {
 		d := &r.Devices[i]
@@ -94,12 +95,12 @@ func (p *parser) int(h map[string]string, kind byte, token string) int64 {
 
 // parseDevice parses "busiId|updatedAtUnixMs" with an optional "|v" for a VoIP token (an
 // ordinary token keeps the empty Kind); malformed parts read as 0.
-func parseDevice(token, v string) Device {
-	d := Device{Token: token}
+func parseDevice(token, v string) recipient.Device {
+	d := recipient.Device{Token: token}
 	busi, rest, _ := strings.Cut(v, "|")
 	ms, kind, _ := strings.Cut(rest, "|")
 	if kind == "v" {
-		d.Kind = KindVoIP
+		d.Kind = recipient.KindVoIP
 	}
 	d.BusiID, _ = strconv.Atoi(busi)
 	n, _ := strconv.ParseInt(ms, 10, 64)
@@ -107,7 +108,7 @@ func parseDevice(token, v string) Device {
 	return d
 }
 
-func setConfig(st *Settings, name, v string) {
+func setConfig(st *recipient.Settings, name, v string) {
 	switch name {
 	case "openPush":
 		st.OpenPush, _ = strconv.Atoi(v)
@@ -116,19 +117,19 @@ func setConfig(st *Settings, name, v string) {
 	case "groupSound":
 		st.GroupSound = v
 	case "preview":
-		st.Preview = Preview(v)
+		st.Preview = recipient.Preview(v)
 	}
 }
 
 // setWindow reads the window of the "all" receive option. A malformed one holds never: the
 // user receives, rather than being muted by a value nobody can read.
-func setWindow(st *Settings, conv, v string) {
-	if conv != AllConversations {
+func setWindow(st *recipient.Settings, conv, v string) {
+	if conv != recipient.AllConversations {
 		return
 	}
-	w, err := decodeWindow(v)
+	w, err := recipient.DecodeWindow(v)
 	if err != nil {
-		w = Window{} // a one-time window of no length: never holds
+		w = recipient.Window{} // a one-time window of no length: never holds
 	}
 	st.AllWindow = &w
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"offpush/presence"
+	"offpush/recipient"
 )
 
 // TestLookupReturnsStoredState: every piece of stored state comes back, per user, in input
@@ -20,12 +21,12 @@ func TestLookupReturnsStoredState(t *testing.T) {
 	must(t, s.SetToken(ctx, "bob", tokA, 2382))
 	must(t, s.Background(ctx, "bob", tokA, 2))
 	must(t, s.Foreground(ctx, "bob", tokB))
-	must(t, s.SetSettings(ctx, "bob", presence.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf"}))
-	must(t, s.SetReceiveOpt(ctx, "bob", "group:g-42", presence.NotNotifyExceptAt))
+	must(t, s.SetSettings(ctx, "bob", recipient.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf"}))
+	must(t, s.SetReceiveOpt(ctx, "bob", "group:g-42", recipient.NotNotifyExceptAt))
 	e.clock.Add(time.Minute)
 	must(t, s.SetToken(ctx, "carol", "cc", 2516))
-	must(t, s.SetSettings(ctx, "carol", presence.Settings{OpenPush: presence.OpenPushOff}))
-	must(t, s.SetSettings(ctx, "dave", presence.Settings{OpenPush: presence.OpenPushOn})) // settings, no device
+	must(t, s.SetSettings(ctx, "carol", recipient.Settings{OpenPush: recipient.OpenPushOff}))
+	must(t, s.SetSettings(ctx, "dave", recipient.Settings{OpenPush: recipient.OpenPushOn})) // settings, no device
 	if _, err := s.Claim(ctx, []presence.Claim{{UserID: "bob", MsgID: "m", Token: tokA}}); err != nil {
 		t.Fatal(err)
 	}
@@ -33,17 +34,17 @@ func TestLookupReturnsStoredState(t *testing.T) {
 	got, err := s.Lookup(ctx, []string{"carol", "nobody", "bob", "dave"})
 	must(t, err)
 	want := []presence.Recipient{
-		{UserID: "carol", Settings: presence.Settings{OpenPush: 2},
-			Devices: []presence.Device{{Token: "cc", BusiID: 2516, UpdatedAt: t0.Add(time.Minute)}}},
+		{UserID: "carol", Settings: recipient.Settings{OpenPush: 2},
+			Devices: []recipient.Device{{Token: "cc", BusiID: 2516, UpdatedAt: t0.Add(time.Minute)}}},
 		{UserID: "nobody"},
 		{UserID: "bob",
-			Settings: presence.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf",
-				ReceiveOpts: map[string]presence.ReceiveOpt{"group:g-42": presence.NotNotifyExceptAt}},
-			Devices: []presence.Device{
+			Settings: recipient.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf",
+				ReceiveOpts: map[string]recipient.ReceiveOpt{"group:g-42": recipient.NotNotifyExceptAt}},
+			Devices: []recipient.Device{
 				{Token: tokA, BusiID: 2382, Badge: 3, UpdatedAt: t0},
 				{Token: tokB, BusiID: 2383, Foreground: true, UpdatedAt: t0},
 			}},
-		{UserID: "dave", Settings: presence.Settings{OpenPush: 1}},
+		{UserID: "dave", Settings: recipient.Settings{OpenPush: 1}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Lookup =\n%+v\nwant\n%+v", got, want)
@@ -51,7 +52,7 @@ func TestLookupReturnsStoredState(t *testing.T) {
 
 	// Recipients share one backing array for their devices; appending to one must not
 	// overwrite the next.
-	got[0].Devices = append(got[0].Devices, presence.Device{Token: "x"})
+	got[0].Devices = append(got[0].Devices, recipient.Device{Token: "x"})
 	if got[2].Devices[0].Token != tokA {
 		t.Fatalf("append to one recipient's devices changed another's: %+v", got[2].Devices)
 	}
@@ -65,7 +66,7 @@ func TestLookupMalformedValues(t *testing.T) {
 	got, err := e.store.Lookup(ctx, []string{"bob"})
 	must(t, err)
 	want := []presence.Recipient{{UserID: "bob",
-		Devices: []presence.Device{{Token: "t1", UpdatedAt: time.UnixMilli(0).UTC()}}}}
+		Devices: []recipient.Device{{Token: "t1", UpdatedAt: time.UnixMilli(0).UTC()}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Lookup = %+v, want %+v", got, want)
 	}
@@ -122,8 +123,8 @@ func seedUsers(t testing.TB, s *presence.Store, n int) []string {
 	for i := range users {
 		u := "user-" + strconv.Itoa(i)
 		users[i] = u
-		must(t, s.SetSettings(ctx, u, presence.Settings{OpenPush: 1, C2CSound: "a.caf"}))
-		must(t, s.SetReceiveOpt(ctx, u, "group:g-1", presence.NotNotify))
+		must(t, s.SetSettings(ctx, u, recipient.Settings{OpenPush: 1, C2CSound: "a.caf"}))
+		must(t, s.SetReceiveOpt(ctx, u, "group:g-1", recipient.NotNotify))
 		for d := range 2 {
 			tok := strconv.Itoa(d) + "f00d" + strconv.Itoa(i)
 			must(t, s.SetToken(ctx, u, tok, 2382))

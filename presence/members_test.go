@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // allMembers pages through the current member list of group, count at a time.
@@ -266,7 +266,7 @@ func TestMembershipMemory(t *testing.T) {
 		t.Skip("writes 100000 members")
 	}
 	ctx := context.Background()
-	srv := redistest.Start(t)
+	srv := testenv.Start(t)
 	meter := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
 	t.Cleanup(func() { _ = meter.Close() })
 	replace := func(group string, ids []string) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"offpush/internal/testenv"
 	"offpush/presence"
-	"offpush/presence/redistest"
 )
 
 // memShape is a dedupe memory measurement: users recipients of msgs messages each, one
@@ -65,7 +65,7 @@ func usedMemory(t testing.TB, rdb *redis.Client) int64 {
 // reading: the buffers of their connections are not counted either.
 func measureDedupe(t testing.TB, shape memShape) memStats {
 	ctx := context.Background()
-	srv := redistest.Start(t)
+	srv := testenv.Start(t)
 	meter := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
 	t.Cleanup(func() { _ = meter.Close() })
 	work := func(f func(*presence.Store)) {

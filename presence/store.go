@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"offpush/recipient"
 	"strconv"
 	"time"
 
@@ -126,20 +127,20 @@ func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // updatedAt becomes now; badge and foreground state are kept). If another user owned the
 // token, it is removed from that user: a phone changed hands.
 func (s *Store) SetToken(ctx context.Context, userID, token string, busiID int) error {
-	return s.setToken(ctx, userID, token, busiID, KindAPNs)
+	return s.setToken(ctx, userID, token, busiID, recipient.KindAPNs)
 }
 
 // SetVoIPToken is SetToken for a PushKit (VoIP) token (setVOIP): it receives VoIP pushes
 // only, and ordinary tokens never receive them. Registering a token again with the other
 // kind changes its kind.
 func (s *Store) SetVoIPToken(ctx context.Context, userID, token string, busiID int) error {
-	return s.setToken(ctx, userID, token, busiID, KindVoIP)
+	return s.setToken(ctx, userID, token, busiID, recipient.KindVoIP)
 }
 
-func (s *Store) setToken(ctx context.Context, userID, token string, busiID int, kind DeviceKind) error {
+func (s *Store) setToken(ctx context.Context, userID, token string, busiID int, kind recipient.DeviceKind) error {
 	now := s.opts.Now()
 	val := strconv.Itoa(busiID) + "|" + unixMs(now)
-	if kind == KindVoIP {
+	if kind == recipient.KindVoIP {
 		val += "|v"
 	}
 	if err := s.rdb.HSet(ctx, s.userKey(userID), "d:"+token, val).Err(); err != nil {
@@ -211,12 +212,12 @@ func (s *Store) state(ctx context.Context, userID, token, fgUntil string, badge 
 // SetSettings stores the user's TIMAPNSConfig: OpenPush, C2CSound, GroupSound and Preview (an
 // empty sound removes it; an empty Preview is full). ReceiveOpts and AllWindow are ignored:
 // SetReceiveOpt and SetReceiveWindow write those.
-func (s *Store) SetSettings(ctx context.Context, userID string, st Settings) error {
+func (s *Store) SetSettings(ctx context.Context, userID string, st recipient.Settings) error {
 	if !st.Preview.Valid() {
 		return fmt.Errorf("set settings of %s: invalid preview %q", userID, st.Preview)
 	}
 	preview := st.Preview
-	if preview == PreviewFull {
+	if preview == recipient.PreviewFull {
 		preview = ""
 	}
 	key := s.userKey(userID)
@@ -244,19 +245,19 @@ func setOrDel(ctx context.Context, p redis.Pipeliner, key, field, val string) {
 // SetReceiveOpt sets the user's receive option for a conversation ("c2c:peer", "group:id" or
 // "all") permanently. Receive, the default, deletes the stored option. For "all" it also
 // removes a window SetReceiveWindow set.
-func (s *Store) SetReceiveOpt(ctx context.Context, userID, convID string, opt ReceiveOpt) error {
+func (s *Store) SetReceiveOpt(ctx context.Context, userID, convID string, opt recipient.ReceiveOpt) error {
 	if !opt.Valid() {
 		return fmt.Errorf("set receive opt of %s: invalid option %q", userID, opt)
 	}
 	key := s.userKey(userID)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if opt == Receive {
+		if opt == recipient.Receive {
 			p.HDel(ctx, key, "r:"+convID)
 		} else {
 			p.HSet(ctx, key, "r:"+convID, string(opt))
 		}
-		if convID == AllConversations {
-			p.HDel(ctx, key, "q:"+AllConversations)
+		if convID == recipient.AllConversations {
+			p.HDel(ctx, key, "q:"+recipient.AllConversations)
 		}
 		return nil
 	})
@@ -268,16 +269,16 @@ func (s *Store) SetReceiveOpt(ctx context.Context, userID, convID string, opt Re
 
 // SetReceiveWindow sets the user's "all" receive option to opt inside window w only (quiet
 // hours); outside it the user receives. opt Receive removes the option and the window.
-func (s *Store) SetReceiveWindow(ctx context.Context, userID string, opt ReceiveOpt, w Window) error {
-	if opt == Receive {
-		return s.SetReceiveOpt(ctx, userID, AllConversations, opt)
+func (s *Store) SetReceiveWindow(ctx context.Context, userID string, opt recipient.ReceiveOpt, w recipient.Window) error {
+	if opt == recipient.Receive {
+		return s.SetReceiveOpt(ctx, userID, recipient.AllConversations, opt)
 	}
 	if !opt.Valid() {
 		return fmt.Errorf("set receive window of %s: invalid option %q", userID, opt)
 	}
 	key := s.userKey(userID)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "r:"+AllConversations, string(opt), "q:"+AllConversations, w.encode())
+		p.HSet(ctx, key, "r:"+recipient.AllConversations, string(opt), "q:"+recipient.AllConversations, w.Encode())
 		return nil
 	})
 	if err != nil {
@@ -287,16 +288,16 @@ func (s *Store) SetReceiveWindow(ctx context.Context, userID string, opt Receive
 }
 
 // GetSettings reads the user's settings, receive options included, from Redis (no cache).
-func (s *Store) GetSettings(ctx context.Context, userID string) (Settings, error) {
+func (s *Store) GetSettings(ctx context.Context, userID string) (recipient.Settings, error) {
 	r, err := s.get(ctx, userID)
 	if err != nil {
-		return Settings{}, fmt.Errorf("get settings of %s: %w", userID, err)
+		return recipient.Settings{}, fmt.Errorf("get settings of %s: %w", userID, err)
 	}
 	return r.Settings, nil
 }
 
 // Devices lists the user's devices sorted by token, with their state now.
-func (s *Store) Devices(ctx context.Context, userID string) ([]Device, error) {
+func (s *Store) Devices(ctx context.Context, userID string) ([]recipient.Device, error) {
 	r, err := s.get(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("devices of %s: %w", userID, err)

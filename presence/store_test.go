@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"offpush/presence"
+	"offpush/recipient"
 )
 
 const (
@@ -28,8 +29,8 @@ func TestSchema(t *testing.T) {
 	must(t, e.store.SetToken(ctx, "bob", tokB, 2383))
 	must(t, e.store.Foreground(ctx, "bob", tokA))
 	must(t, e.store.Background(ctx, "bob", tokB, 3))
-	must(t, e.store.SetSettings(ctx, "bob", presence.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf"}))
-	must(t, e.store.SetReceiveOpt(ctx, "bob", "group:g-42", presence.NotNotify))
+	must(t, e.store.SetSettings(ctx, "bob", recipient.Settings{OpenPush: 1, C2CSound: "a.caf", GroupSound: "b.caf"}))
+	must(t, e.store.SetReceiveOpt(ctx, "bob", "group:g-42", recipient.NotNotify))
 
 	ms := "1795600800000" // t0 in unix ms
 	want := map[string]string{
@@ -63,24 +64,24 @@ func TestSettingsRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	got, err := e.store.GetSettings(ctx, "nobody")
 	must(t, err)
-	if !reflect.DeepEqual(got, presence.Settings{}) {
+	if !reflect.DeepEqual(got, recipient.Settings{}) {
 		t.Fatalf("settings of an unknown user = %+v, want zero", got)
 	}
 
-	must(t, e.store.SetSettings(ctx, "bob", presence.Settings{OpenPush: 2, C2CSound: "a.caf", GroupSound: "b.caf"}))
-	must(t, e.store.SetReceiveOpt(ctx, "bob", "all", presence.NotReceive))
-	must(t, e.store.SetReceiveOpt(ctx, "bob", "c2c:alice", presence.NotNotifyExceptAt))
-	must(t, e.store.SetReceiveOpt(ctx, "bob", "c2c:alice", presence.Receive)) // back to default
-	must(t, e.store.SetReceiveOpt(ctx, "bob", "group:g-1", presence.NotNotify))
+	must(t, e.store.SetSettings(ctx, "bob", recipient.Settings{OpenPush: 2, C2CSound: "a.caf", GroupSound: "b.caf"}))
+	must(t, e.store.SetReceiveOpt(ctx, "bob", "all", recipient.NotReceive))
+	must(t, e.store.SetReceiveOpt(ctx, "bob", "c2c:alice", recipient.NotNotifyExceptAt))
+	must(t, e.store.SetReceiveOpt(ctx, "bob", "c2c:alice", recipient.Receive)) // back to default
+	must(t, e.store.SetReceiveOpt(ctx, "bob", "group:g-1", recipient.NotNotify))
 	got, err = e.store.GetSettings(ctx, "bob")
 	must(t, err)
-	want := presence.Settings{OpenPush: 2, C2CSound: "a.caf", GroupSound: "b.caf",
-		ReceiveOpts: map[string]presence.ReceiveOpt{"all": presence.NotReceive, "group:g-1": presence.NotNotify}}
+	want := recipient.Settings{OpenPush: 2, C2CSound: "a.caf", GroupSound: "b.caf",
+		ReceiveOpts: map[string]recipient.ReceiveOpt{"all": recipient.NotReceive, "group:g-1": recipient.NotNotify}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("GetSettings = %+v, want %+v", got, want)
 	}
 
-	must(t, e.store.SetSettings(ctx, "bob", presence.Settings{OpenPush: 1, GroupSound: "c.caf"}))
+	must(t, e.store.SetSettings(ctx, "bob", recipient.Settings{OpenPush: 1, GroupSound: "c.caf"}))
 	got, _ = e.store.GetSettings(ctx, "bob")
 	want.OpenPush, want.C2CSound, want.GroupSound = 1, "", "c.caf"
 	if !reflect.DeepEqual(got, want) {
@@ -105,7 +106,7 @@ func TestDevices(t *testing.T) {
 
 	got, err := e.store.Devices(ctx, "bob")
 	must(t, err)
-	want := []presence.Device{
+	want := []recipient.Device{
 		{Token: tokA, BusiID: 2382, Badge: 7, UpdatedAt: t0.Add(time.Second)},
 		{Token: tokB, BusiID: 2516, Foreground: true, UpdatedAt: t0.Add(2 * time.Second)},
 	}
@@ -147,7 +148,7 @@ func TestBackgroundForeground(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	must(t, e.store.SetToken(ctx, "bob", tokA, 2382))
-	dev := func() presence.Device {
+	dev := func() recipient.Device {
 		d, err := e.store.Devices(ctx, "bob")
 		must(t, err)
 		return d[0]
@@ -194,7 +195,7 @@ func TestTokenMovesBetweenUsers(t *testing.T) {
 	}
 	got, err := e.store.Devices(ctx, "bob")
 	must(t, err)
-	want := []presence.Device{{Token: tokA, BusiID: 2383, UpdatedAt: t0.Add(time.Second)}}
+	want := []recipient.Device{{Token: tokA, BusiID: 2383, UpdatedAt: t0.Add(time.Second)}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("bob's devices = %+v, want %+v", got, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"offpush/presence"
+	"offpush/recipient"
 )
 
 // TestVoIPToken: setVOIP registers a token of kind voip, kept through background/foreground;
@@ -22,7 +23,7 @@ func TestVoIPToken(t *testing.T) {
 	}
 	devs, err := e.store.Devices(ctx, "bob")
 	must(t, err)
-	if len(devs) != 2 || devs[0].Kind != "" || devs[1].Kind != presence.KindVoIP || devs[1].BusiID != 2390 || !devs[1].UpdatedAt.Equal(t0) {
+	if len(devs) != 2 || devs[0].Kind != "" || devs[1].Kind != recipient.KindVoIP || devs[1].BusiID != 2390 || !devs[1].UpdatedAt.Equal(t0) {
 		t.Fatalf("devices %+v, want tokA ordinary and tokB voip", devs)
 	}
 	// A 410 older than the registration keeps it: the time is read past the kind.
@@ -42,7 +43,7 @@ func TestVoIPToken(t *testing.T) {
 	must(t, e.store.Done(ctx, []presence.Claim{c}))
 	rs, err := e.store.Explain(ctx, "bob", "call-1")
 	must(t, err)
-	if len(rs) != 2 || rs[1].Token != tokB || rs[1].Kind != presence.KindVoIP || rs[1].State != presence.PushTokenRemoved || rs[1].Badge != -1 {
+	if len(rs) != 2 || rs[1].Token != tokB || rs[1].Kind != recipient.KindVoIP || rs[1].State != presence.PushTokenRemoved || rs[1].Badge != -1 {
 		t.Fatalf("explain %+v, want the removed VoIP token, token_removed without badge", rs)
 	}
 	must(t, e.store.SetVoIPToken(ctx, "bob", tokA, 2390))

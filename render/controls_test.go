@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // daily is a daily quiet-hours window; the test fails on an invalid one.
-func daily(t *testing.T, start string, dur int64, zone string) *presence.Window {
+func daily(t *testing.T, start string, dur int64, zone string) *recipient.Window {
 	t.Helper()
-	w, err := presence.DailyWindow(start, dur, zone)
+	w, err := recipient.DailyWindow(start, dur, zone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,14 +19,14 @@ func daily(t *testing.T, start string, dur int64, zone string) *presence.Window 
 }
 
 // quiet is settings with the "all" option o inside window w.
-func quiet(o presence.ReceiveOpt, w *presence.Window) *presence.Settings {
-	return &presence.Settings{ReceiveOpts: map[string]presence.ReceiveOpt{presence.AllConversations: o}, AllWindow: w}
+func quiet(o recipient.ReceiveOpt, w *recipient.Window) *recipient.Settings {
+	return &recipient.Settings{ReceiveOpts: map[string]recipient.ReceiveOpt{recipient.AllConversations: o}, AllWindow: w}
 }
 
 // TestUserControls: quiet hours, silent and the previews, as exact payloads; a nil want is
 // a skip (Muted).
 func TestUserControls(t *testing.T) {
-	bg := &presence.Device{Token: "t", Badge: 2}
+	bg := &recipient.Device{Token: "t", Badge: 2}
 	at := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -35,7 +35,7 @@ func TestUserControls(t *testing.T) {
 		return tm
 	}
 	night := daily(t, "22:00:00", 8*3600, "Asia/Shanghai") // 22:00–06:00 in UTC+8: 14:00–22:00 UTC
-	once, err := presence.OnceWindow(at("2026-11-25T10:00:00Z").Unix(), 3600)
+	once, err := recipient.OnceWindow(at("2026-11-25T10:00:00Z").Unix(), 3600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,47 +44,47 @@ func TestUserControls(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  *event.Message
-		s    *presence.Settings
+		s    *recipient.Settings
 		opts Options
 		now  time.Time
 		want string // "" = Muted
 	}{
 		// a daily window in Asia/Shanghai that wraps midnight, at its start, inside, at its end.
-		{"night: before start", c2c(), quiet(presence.NotNotify, night), opts, at("2026-11-25T13:59:59Z"), full},
-		{"night: at start", c2c(), quiet(presence.NotNotify, night), opts, at("2026-11-25T14:00:00Z"), ""},
-		{"night: after midnight local", c2c(), quiet(presence.NotNotify, night), opts, at("2026-11-25T17:30:00Z"), ""},
-		{"night: last second", c2c(), quiet(presence.NotNotify, night), opts, at("2026-11-25T21:59:59Z"), ""},
-		{"night: at end", c2c(), quiet(presence.NotNotify, night), opts, at("2026-11-25T22:00:00Z"), full},
+		{"night: before start", c2c(), quiet(recipient.NotNotify, night), opts, at("2026-11-25T13:59:59Z"), full},
+		{"night: at start", c2c(), quiet(recipient.NotNotify, night), opts, at("2026-11-25T14:00:00Z"), ""},
+		{"night: after midnight local", c2c(), quiet(recipient.NotNotify, night), opts, at("2026-11-25T17:30:00Z"), ""},
+		{"night: last second", c2c(), quiet(recipient.NotNotify, night), opts, at("2026-11-25T21:59:59Z"), ""},
+		{"night: at end", c2c(), quiet(recipient.NotNotify, night), opts, at("2026-11-25T22:00:00Z"), full},
 		// a one-time window: start included, end excluded.
-		{"once: before", c2c(), quiet(presence.NotReceive, &once), opts, at("2026-11-25T09:59:59Z"), full},
-		{"once: start", c2c(), quiet(presence.NotReceive, &once), opts, at("2026-11-25T10:00:00Z"), ""},
-		{"once: end", c2c(), quiet(presence.NotReceive, &once), opts, at("2026-11-25T11:00:00Z"), full},
+		{"once: before", c2c(), quiet(recipient.NotReceive, &once), opts, at("2026-11-25T09:59:59Z"), full},
+		{"once: start", c2c(), quiet(recipient.NotReceive, &once), opts, at("2026-11-25T10:00:00Z"), ""},
+		{"once: end", c2c(), quiet(recipient.NotReceive, &once), opts, at("2026-11-25T11:00:00Z"), full},
 		// the conversation's own option beats quiet hours on "all".
-		{"conv beats window", c2c(), &presence.Settings{ReceiveOpts: map[string]presence.ReceiveOpt{
-			"all": presence.NotNotify, "c2c:alice": presence.Receive}, AllWindow: night}, opts, at("2026-11-25T15:00:00Z"), full},
+		{"conv beats window", c2c(), &recipient.Settings{ReceiveOpts: map[string]recipient.ReceiveOpt{
+			"all": recipient.NotNotify, "c2c:alice": recipient.Receive}, AllWindow: night}, opts, at("2026-11-25T15:00:00Z"), full},
 		// silent: no sound (the message's own sound overridden), passive, the badge counts.
-		{"silent", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: "ring.caf"}})), opt("c2c:alice", presence.Silent), opts, now, silent},
-		{"silent on all", c2c(), opt("all", presence.Silent), opts, now, silent},
-		{"silent inside window", c2c(), quiet(presence.Silent, night), opts, at("2026-11-25T15:00:00Z"), silent},
-		{"silent outside window", c2c(), quiet(presence.Silent, night), opts, at("2026-11-25T12:00:00Z"), full},
+		{"silent", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: "ring.caf"}})), opt("c2c:alice", recipient.Silent), opts, now, silent},
+		{"silent on all", c2c(), opt("all", recipient.Silent), opts, now, silent},
+		{"silent inside window", c2c(), quiet(recipient.Silent, night), opts, at("2026-11-25T15:00:00Z"), silent},
+		{"silent outside window", c2c(), quiet(recipient.Silent, night), opts, at("2026-11-25T12:00:00Z"), full},
 		// notReceiveExceptAt pushes a group message only with an @.
-		{"notReceiveExceptAt, no @", group(), opt("group:g-42", presence.NotReceiveExceptAt), opts, now, ""},
-		{"notReceiveExceptAt, @bob", group(func(m *event.Message) { m.AtUserIDs = []string{"bob"} }), opt("group:g-42", presence.NotReceiveExceptAt), opts, now,
+		{"notReceiveExceptAt, no @", group(), opt("group:g-42", recipient.NotReceiveExceptAt), opts, now, ""},
+		{"notReceiveExceptAt, @bob", group(func(m *event.Message) { m.AtUserIDs = []string{"bob"} }), opt("group:g-42", recipient.NotReceiveExceptAt), opts, now,
 			`{"aps":{"alert":{"body":"Ali (Hiking): see you at 8"},"badge":3,"sound":"default","thread-id":"g-42"},"conv":"group:g-42"}`},
-		{"notReceiveExceptAt, c2c", c2c(), opt("all", presence.NotReceiveExceptAt), opts, now, ""},
+		{"notReceiveExceptAt, c2c", c2c(), opt("all", recipient.NotReceiveExceptAt), opts, now, ""},
 		// preview name: the sender prefix stays, the content (offlinePush.desc too) is replaced.
-		{"preview name", c2c(push(event.OfflinePush{Desc: "secret", Title: "T"})), &presence.Settings{Preview: presence.PreviewName}, opts, now,
+		{"preview name", c2c(push(event.OfflinePush{Desc: "secret", Title: "T"})), &recipient.Settings{Preview: recipient.PreviewName}, opts, now,
 			`{"aps":{"alert":{"title":"T","body":"Alice: New message"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
-		{"preview name, group", group(), &presence.Settings{Preview: presence.PreviewName}, opts, now,
+		{"preview name, group", group(), &recipient.Settings{Preview: recipient.PreviewName}, opts, now,
 			`{"aps":{"alert":{"body":"Ali (Hiking): New message"},"badge":3,"sound":"default","thread-id":"g-42"},"conv":"group:g-42"}`},
-		{"preview name, no nickname", c2c(func(m *event.Message) { m.Sender.Nickname = "" }), &presence.Settings{Preview: presence.PreviewName}, opts, now,
+		{"preview name, no nickname", c2c(func(m *event.Message) { m.Sender.Nickname = "" }), &recipient.Settings{Preview: recipient.PreviewName}, opts, now,
 			`{"aps":{"alert":{"body":"New message"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// preview none: a fixed body, no title; badge and sound stay; ext (app data) stays.
-		{"preview none", c2c(push(event.OfflinePush{Desc: "secret", Title: "T", Ext: "e"})), &presence.Settings{Preview: presence.PreviewNone}, opts, now,
+		{"preview none", c2c(push(event.OfflinePush{Desc: "secret", Title: "T", Ext: "e"})), &recipient.Settings{Preview: recipient.PreviewNone}, opts, now,
 			`{"aps":{"alert":{"body":"You have a new message"},"badge":3,"sound":"default","thread-id":"alice"},"ext":"e","conv":"c2c:alice"}`},
-		{"preview full", c2c(), &presence.Settings{Preview: presence.PreviewFull}, opts, now, full},
+		{"preview full", c2c(), &recipient.Settings{Preview: recipient.PreviewFull}, opts, now, full},
 		// server-side localised texts.
-		{"preview texts", c2c(), &presence.Settings{Preview: presence.PreviewName},
+		{"preview texts", c2c(), &recipient.Settings{Preview: recipient.PreviewName},
 			Options{Expiry: opts.Expiry, PreviewName: "新消息", PreviewNone: "您有一条新消息"}, now,
 			`{"aps":{"alert":{"body":"Alice: 新消息"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// device-side localisation: loc-keys instead of the fixed texts.
@@ -96,12 +96,12 @@ func TestUserControls(t *testing.T) {
 			`{"aps":{"alert":{"body":"Alice: look [image]"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		{"loc: desc stays text", c2c(elems(event.Elem{Type: event.Image}), push(event.OfflinePush{Desc: "a photo"})), nil, Options{LocKeys: true}, now,
 			`{"aps":{"alert":{"body":"Alice: a photo"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
-		{"loc: preview name", group(), &presence.Settings{Preview: presence.PreviewName}, Options{LocKeys: true}, now,
+		{"loc: preview name", group(), &recipient.Settings{Preview: recipient.PreviewName}, Options{LocKeys: true}, now,
 			`{"aps":{"alert":{"loc-key":"OFFPUSH_NEW_MESSAGE_FROM","loc-args":["Ali (Hiking)"]},"badge":3,"sound":"default","thread-id":"g-42"},"conv":"group:g-42"}`},
-		{"loc: preview none", c2c(), &presence.Settings{Preview: presence.PreviewNone}, Options{LocKeys: true}, now,
+		{"loc: preview none", c2c(), &recipient.Settings{Preview: recipient.PreviewNone}, Options{LocKeys: true}, now,
 			`{"aps":{"alert":{"loc-key":"OFFPUSH_PREVIEW_NONE"},"badge":3,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// silent and a hidden preview together.
-		{"silent + none", c2c(), &presence.Settings{Preview: presence.PreviewNone, ReceiveOpts: map[string]presence.ReceiveOpt{"all": presence.Silent}}, opts, now,
+		{"silent + none", c2c(), &recipient.Settings{Preview: recipient.PreviewNone, ReceiveOpts: map[string]recipient.ReceiveOpt{"all": recipient.Silent}}, opts, now,
 			`{"aps":{"alert":{"body":"You have a new message"},"badge":3,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
 	}
 	for _, tt := range tests {
@@ -159,8 +159,8 @@ func TestQuietHoursDST(t *testing.T) {
 			if got := w.Holds(tt.at); got != tt.want {
 				t.Errorf("Holds(%s) = %v, want %v", tt.at, got, tt.want)
 			}
-			_, skip := Render(c2c(func(m *event.Message) { m.SentAt = tt.at }), "bob", quiet(presence.NotNotify, w),
-				&presence.Device{Token: "t"}, "topic", opts, tt.at)
+			_, skip := Render(c2c(func(m *event.Message) { m.SentAt = tt.at }), "bob", quiet(recipient.NotNotify, w),
+				&recipient.Device{Token: "t"}, "topic", opts, tt.at)
 			if (skip == Muted) != tt.want {
 				t.Errorf("Render at %s: skip %q", tt.at, skip)
 			}

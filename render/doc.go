@@ -42,7 +42,7 @@
 // NoPushFlag (offlinePush.pushFlag noPush), EmptyCustom, NoContent, Expired (now is after
 // SentAt+Options.Expiry; never when either is zero); then the recipient's: SelfMessage (the
 // recipient is the sender), NoDevice (no registered device), PushDisabled (openPush 2),
-// Muted. Prepared.SkipDevice adds Foreground per device. A nil *presence.Settings is the
+// Muted. Prepared.SkipDevice adds Foreground per device. A nil *recipient.Settings is the
 // default settings.
 //
 // Muted follows the receive option that applies: the option of the conversation

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // FuzzRender checks that every valid message renders to a payload that is valid JSON and valid
@@ -36,12 +36,12 @@ func FuzzRender(f *testing.F) {
 		loc := opts
 		loc.LocKeys = true
 		for _, q := range []*Prepared{p, Prepare(m, loc)} {
-			for _, st := range []Style{{Sound: q.sound(nil)}, {Preview: presence.PreviewName, Passive: true}, {Sound: sound, Preview: presence.PreviewNone}} {
+			for _, st := range []Style{{Sound: q.sound(nil)}, {Preview: recipient.PreviewName, Passive: true}, {Sound: sound, Preview: recipient.PreviewNone}} {
 				checkPayload(t, q, q.text(st), q.Notification("t", "topic", st, badge).Payload)
 			}
 		}
-		s := &presence.Settings{C2CSound: sound, GroupSound: sound}
-		n, _ := p.Render("bob", s, &presence.Device{Token: "t", Badge: badge}, "topic", now)
+		s := &recipient.Settings{C2CSound: sound, GroupSound: sound}
+		n, _ := p.Render("bob", s, &recipient.Device{Token: "t", Badge: badge}, "topic", now)
 		if n.Payload != nil {
 			checkPayload(t, p, p.text(Style{Sound: p.sound(s)}), n.Payload)
 		}

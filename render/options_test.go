@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // TestSDKOptions: the newer SDK's push options as exact payloads and apns-priority.
@@ -37,10 +37,10 @@ func TestSDKOptions(t *testing.T) {
 		{"silent beats critical", c2c(ios(event.IOS{InterruptionLevel: event.Critical})), Style{Passive: true}, 10,
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"badge":3,"interruption-level":"passive","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// preview none drops subtitle and image; ext stays.
-		{"preview none", c2c(push(event.OfflinePush{Title: "T", Ext: "e", IOS: &event.IOS{Subtitle: "S", Image: img}})), Style{Sound: "default", Preview: presence.PreviewNone}, 10,
+		{"preview none", c2c(push(event.OfflinePush{Title: "T", Ext: "e", IOS: &event.IOS{Subtitle: "S", Image: img}})), Style{Sound: "default", Preview: recipient.PreviewNone}, 10,
 			`{"aps":{"alert":{"body":"You have a new message"},"badge":3,"sound":"default","thread-id":"alice"},"ext":"e","conv":"c2c:alice"}`},
 		// preview name keeps title, subtitle and image: only the content is replaced.
-		{"preview name", c2c(push(event.OfflinePush{IOS: &event.IOS{Subtitle: "S", Image: img}})), Style{Sound: "default", Preview: presence.PreviewName}, 10,
+		{"preview name", c2c(push(event.OfflinePush{IOS: &event.IOS{Subtitle: "S", Image: img}})), Style{Sound: "default", Preview: recipient.PreviewName}, 10,
 			`{"aps":{"alert":{"subtitle":"S","body":"Alice: New message"},"badge":3,"sound":"default","mutable-content":1,"thread-id":"alice"},"image":"` + img + `","conv":"c2c:alice"}`},
 		{"everything", c2c(push(event.OfflinePush{Title: "T", Ext: "e", Priority: event.PriorityNormal, IOS: &event.IOS{Sound: "ring.caf", Subtitle: "S", Image: img,
 			InterruptionLevel: event.Active, BackgroundNotification: true}})), Style{Sound: "ring.caf"}, 5,
@@ -67,7 +67,7 @@ func TestVoIP(t *testing.T) {
 		first := push(event.OfflinePush{Ext: `{"room":7}`, IOS: &event.IOS{PushType: event.PushVoIP, Sound: "ring.caf"}})
 		return c2c(append([]func(*event.Message){first}, edits...)...)
 	}
-	voipDev := &presence.Device{Token: "vv", Kind: presence.KindVoIP, Badge: 4, Foreground: true}
+	voipDev := &recipient.Device{Token: "vv", Kind: recipient.KindVoIP, Badge: 4, Foreground: true}
 	n, skip := Render(call(), "bob", nil, voipDev, "com.example.im", opts, now)
 	if skip != NoSkip {
 		t.Fatalf("call to a VoIP token: skip %q", skip)
@@ -88,20 +88,20 @@ func TestVoIP(t *testing.T) {
 		t.Errorf("call without a nickname: %s", anon.Payload)
 	}
 
-	ordinary := &presence.Device{Token: "aa"}
+	ordinary := &recipient.Device{Token: "aa"}
 	for _, c := range []struct {
 		name string
 		msg  *event.Message
-		s    *presence.Settings
-		d    *presence.Device
+		s    *recipient.Settings
+		d    *recipient.Device
 		want Skip
 	}{
 		{"call to an ordinary token", call(), nil, ordinary, OtherKind},
 		{"message to a VoIP token", c2c(), nil, voipDev, OtherKind},
-		{"call in quiet hours", call(), quiet(presence.NotNotify, nil), voipDev, Muted},
-		{"call with push off", call(), &presence.Settings{OpenPush: presence.OpenPushOff}, voipDev, PushDisabled},
+		{"call in quiet hours", call(), quiet(recipient.NotNotify, nil), voipDev, Muted},
+		{"call with push off", call(), &recipient.Settings{OpenPush: recipient.OpenPushOff}, voipDev, PushDisabled},
 		{"call, noPush", call(func(m *event.Message) { m.OfflinePush.PushFlag = event.NoPush }), nil, voipDev, NoPushFlag},
-		{"silent user still rings", call(), opt("all", presence.Silent), voipDev, NoSkip},
+		{"silent user still rings", call(), opt("all", recipient.Silent), voipDev, NoSkip},
 	} {
 		if _, got := Render(c.msg, "bob", c.s, c.d, "t", opts, now); got != c.want {
 			t.Errorf("%s: skip %q, want %q", c.name, got, c.want)

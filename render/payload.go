@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // APNs header values offpush always sends (Apple, "Sending notification requests to APNs").
@@ -105,12 +105,12 @@ func (p *Prepared) text(st Style) payloadText {
 	}
 	key := p.elemKey
 	switch st.Preview {
-	case presence.PreviewName:
+	case recipient.PreviewName:
 		key, t.body = locNewMessage, p.previewName
 		if p.from != "" {
 			t.body = p.from + ": " + p.previewName
 		}
-	case presence.PreviewNone:
+	case recipient.PreviewNone:
 		t.title, t.subtitle, t.image, t.body = "", "", "", p.previewNone
 		if p.locKeys {
 			t.body, t.locKey = "", locPreviewNone

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // Render is the one-call form of rendering, used by `offpush render`: the skip reason of the
@@ -13,14 +13,14 @@ import (
 // device) at time now, or the notification to send to d with topic topic. The pipeline, which
 // renders one message for many devices, calls Prepare once and Prepared.Render or the finer
 // methods.
-func Render(m *event.Message, userID string, s *presence.Settings, d *presence.Device, topic string, opts Options, now time.Time) (Notification, Skip) {
+func Render(m *event.Message, userID string, s *recipient.Settings, d *recipient.Device, topic string, opts Options, now time.Time) (Notification, Skip) {
 	return Prepare(m, opts).Render(userID, s, d, topic, now)
 }
 
 // Render is Decide (with one device, or none for a nil d), then SkipDevice, then Notification
 // with the Style and the badge NextBadge(d.Badge), or no badge when IgnoreBadge. A device of
 // the other kind (Targets) is not a target at all: OtherKind, before any other reason.
-func (p *Prepared) Render(userID string, s *presence.Settings, d *presence.Device, topic string, now time.Time) (Notification, Skip) {
+func (p *Prepared) Render(userID string, s *recipient.Settings, d *recipient.Device, topic string, now time.Time) (Notification, Skip) {
 	devices := 1
 	switch {
 	case d == nil:

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 var (
@@ -54,16 +54,16 @@ func push(op event.OfflinePush) func(*event.Message) {
 	return func(m *event.Message) { m.OfflinePush = &op }
 }
 
-func opt(conv string, o presence.ReceiveOpt) *presence.Settings {
-	return &presence.Settings{ReceiveOpts: map[string]presence.ReceiveOpt{conv: o}}
+func opt(conv string, o recipient.ReceiveOpt) *recipient.Settings {
+	return &recipient.Settings{ReceiveOpts: map[string]recipient.ReceiveOpt{conv: o}}
 }
 
 func TestRenderPayload(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  *event.Message
-		s    *presence.Settings
-		d    *presence.Device // nil: background device with badge 3
+		s    *recipient.Settings
+		d    *recipient.Device // nil: background device with badge 3
 		want string
 	}{
 		// c2c: "Nickname: content", thread-id is the sender, badge is the device's + 1.
@@ -108,32 +108,32 @@ func TestRenderPayload(t *testing.T) {
 		{"ignore badge", c2c(push(event.OfflinePush{IOS: &event.IOS{IgnoreBadge: true}})), nil, nil,
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// badge of a device that has 0: 1.
-		{"badge from zero", c2c(), nil, &presence.Device{Token: "t"},
+		{"badge from zero", c2c(), nil, &recipient.Device{Token: "t"},
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"badge":1,"sound":"default","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// the message's sound beats the user's.
-		{"message sound", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: "ring.caf"}})), &presence.Settings{C2CSound: "a.caf"}, nil,
+		{"message sound", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: "ring.caf"}})), &recipient.Settings{C2CSound: "a.caf"}, nil,
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"badge":4,"sound":"ring.caf","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// c2c uses the user's c2cSound.
-		{"user c2c sound", c2c(), &presence.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}, nil,
+		{"user c2c sound", c2c(), &recipient.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}, nil,
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"badge":4,"sound":"a.caf","thread-id":"alice"},"conv":"c2c:alice"}`},
 		// group uses the user's groupSound.
-		{"user group sound", group(), &presence.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}, nil,
+		{"user group sound", group(), &recipient.Settings{C2CSound: "a.caf", GroupSound: "b.caf"}, nil,
 			`{"aps":{"alert":{"body":"Ali (Hiking): see you at 8"},"badge":4,"sound":"b.caf","thread-id":"g-42"},"conv":"group:g-42"}`},
 		// push.no_sound in the message: no sound key, even if the user has one.
-		{"message no sound", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: event.NoSound}})), &presence.Settings{C2CSound: "a.caf"}, nil,
+		{"message no sound", c2c(push(event.OfflinePush{IOS: &event.IOS{Sound: event.NoSound}})), &recipient.Settings{C2CSound: "a.caf"}, nil,
 			`{"aps":{"alert":{"body":"Alice: see you at 8"},"badge":4,"thread-id":"alice"},"conv":"c2c:alice"}`},
 		// push.no_sound as the user's sound: no sound key either.
-		{"user no sound", group(), &presence.Settings{GroupSound: event.NoSound}, nil,
+		{"user no sound", group(), &recipient.Settings{GroupSound: event.NoSound}, nil,
 			`{"aps":{"alert":{"body":"Ali (Hiking): see you at 8"},"badge":4,"thread-id":"g-42"},"conv":"group:g-42"}`},
 		// notNotifyExceptAt in a group where the user is @-mentioned: pushed.
-		{"mentioned", group(func(m *event.Message) { m.AtUserIDs = []string{"carol", "bob"} }), opt("group:g-42", presence.NotNotifyExceptAt), nil,
+		{"mentioned", group(func(m *event.Message) { m.AtUserIDs = []string{"carol", "bob"} }), opt("group:g-42", recipient.NotNotifyExceptAt), nil,
 			`{"aps":{"alert":{"body":"Ali (Hiking): see you at 8"},"badge":4,"sound":"default","thread-id":"g-42"},"conv":"group:g-42"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := tt.d
 			if d == nil {
-				d = &presence.Device{Token: "t", Badge: 3}
+				d = &recipient.Device{Token: "t", Badge: 3}
 			}
 			n, skip := Render(tt.msg, "bob", tt.s, d, "com.example.im", opts, now)
 			if skip != NoSkip {
@@ -150,14 +150,14 @@ func TestRenderPayload(t *testing.T) {
 }
 
 func TestRenderSkip(t *testing.T) {
-	bg := &presence.Device{Token: "t"}
+	bg := &recipient.Device{Token: "t"}
 	mentioned := func(m *event.Message) { m.AtUserIDs = []string{"bob"} }
 	tests := []struct {
 		name string
 		msg  *event.Message
 		user string
-		s    *presence.Settings
-		d    *presence.Device
+		s    *recipient.Settings
+		d    *recipient.Device
 		now  time.Time
 		want Skip
 	}{
@@ -174,36 +174,36 @@ func TestRenderSkip(t *testing.T) {
 		// an empty text is no content either.
 		{"empty text", c2c(elems(event.Elem{Type: event.Text})), "bob", nil, bg, now, NoContent},
 		// openPush 2.
-		{"push disabled", c2c(), "bob", &presence.Settings{OpenPush: presence.OpenPushOff}, bg, now, PushDisabled},
+		{"push disabled", c2c(), "bob", &recipient.Settings{OpenPush: recipient.OpenPushOff}, bg, now, PushDisabled},
 		// openPush 1 pushes.
-		{"push on", c2c(), "bob", &presence.Settings{OpenPush: presence.OpenPushOn}, bg, now, NoSkip},
+		{"push on", c2c(), "bob", &recipient.Settings{OpenPush: recipient.OpenPushOn}, bg, now, NoSkip},
 		// notNotify on the conversation.
-		{"conv notNotify", c2c(), "bob", opt("c2c:alice", presence.NotNotify), bg, now, Muted},
+		{"conv notNotify", c2c(), "bob", opt("c2c:alice", recipient.NotNotify), bg, now, Muted},
 		// notReceive on the conversation.
-		{"conv notReceive", group(), "bob", opt("group:g-42", presence.NotReceive), bg, now, Muted},
+		{"conv notReceive", group(), "bob", opt("group:g-42", recipient.NotReceive), bg, now, Muted},
 		// an option on another conversation does not apply.
-		{"other conv", group(), "bob", opt("group:g-1", presence.NotNotify), bg, now, NoSkip},
+		{"other conv", group(), "bob", opt("group:g-1", recipient.NotNotify), bg, now, NoSkip},
 		// no option on the conversation: "all" applies.
-		{"all notNotify", group(), "bob", opt("all", presence.NotNotify), bg, now, Muted},
+		{"all notNotify", group(), "bob", opt("all", recipient.NotNotify), bg, now, Muted},
 		// the conversation's receive beats "all".
-		{"conv receive beats all", c2c(), "bob", &presence.Settings{ReceiveOpts: map[string]presence.ReceiveOpt{
-			"all": presence.NotNotify, "c2c:alice": presence.Receive}}, bg, now, NoSkip},
+		{"conv receive beats all", c2c(), "bob", &recipient.Settings{ReceiveOpts: map[string]recipient.ReceiveOpt{
+			"all": recipient.NotNotify, "c2c:alice": recipient.Receive}}, bg, now, NoSkip},
 		// notNotifyExceptAt, not mentioned.
 		{"except at, not mentioned", group(func(m *event.Message) { m.AtUserIDs = []string{"carol"} }), "bob",
-			opt("group:g-42", presence.NotNotifyExceptAt), bg, now, Muted},
+			opt("group:g-42", recipient.NotNotifyExceptAt), bg, now, Muted},
 		// notNotifyExceptAt, mentioned.
-		{"except at, mentioned", group(mentioned), "bob", opt("group:g-42", presence.NotNotifyExceptAt), bg, now, NoSkip},
+		{"except at, mentioned", group(mentioned), "bob", opt("group:g-42", recipient.NotNotifyExceptAt), bg, now, NoSkip},
 		// notNotifyExceptAt, @all.
-		{"except at, atAll", group(func(m *event.Message) { m.AtAll = true }), "bob", opt("all", presence.NotNotifyExceptAt), bg, now, NoSkip},
+		{"except at, atAll", group(func(m *event.Message) { m.AtAll = true }), "bob", opt("all", recipient.NotNotifyExceptAt), bg, now, NoSkip},
 		// notNotifyExceptAt on c2c always mutes, even with a stray @.
-		{"except at, c2c", c2c(mentioned), "bob", opt("c2c:alice", presence.NotNotifyExceptAt), bg, now, Muted},
+		{"except at, c2c", c2c(mentioned), "bob", opt("c2c:alice", recipient.NotNotifyExceptAt), bg, now, Muted},
 		// notNotifyExceptAt with many mentions (the set path).
 		{"except at, many mentions", group(func(m *event.Message) {
 			for i := range 40 {
 				m.AtUserIDs = append(m.AtUserIDs, strings.Repeat("u", i+1))
 			}
 			m.AtUserIDs = append(m.AtUserIDs, "bob")
-		}), "bob", opt("group:g-42", presence.NotNotifyExceptAt), bg, now, NoSkip},
+		}), "bob", opt("group:g-42", recipient.NotNotifyExceptAt), bg, now, NoSkip},
 		// later than SentAt + Expiry.
 		{"expired", c2c(), "bob", nil, bg, sentAt.Add(24*time.Hour + time.Second), Expired},
 		// exactly SentAt + Expiry is still in time.
@@ -212,14 +212,14 @@ func TestRenderSkip(t *testing.T) {
 		{"no sentAt", c2c(func(m *event.Message) { m.SentAt = time.Time{} }), "bob", nil, bg, sentAt.AddDate(1, 0, 0), NoSkip},
 		// expiry holds for every recipient alike: it comes before the user's own rules, as in
 		// the worker, which skips an expired event without looking anyone up.
-		{"expired before muted", c2c(), "bob", opt("all", presence.NotNotify), bg, sentAt.AddDate(0, 0, 2), Expired},
+		{"expired before muted", c2c(), "bob", opt("all", recipient.NotNotify), bg, sentAt.AddDate(0, 0, 2), Expired},
 		// a user without devices is no_device, whatever the settings say.
-		{"no device before muted", c2c(), "bob", opt("all", presence.NotNotify), nil, now, NoDevice},
-		{"no device before disabled", c2c(), "bob", &presence.Settings{OpenPush: presence.OpenPushOff}, nil, now, NoDevice},
+		{"no device before muted", c2c(), "bob", opt("all", recipient.NotNotify), nil, now, NoDevice},
+		{"no device before disabled", c2c(), "bob", &recipient.Settings{OpenPush: recipient.OpenPushOff}, nil, now, NoDevice},
 		// a message-level reason names the sender too.
 		{"noPush before self", c2c(func(m *event.Message) { m.OfflinePush = &event.OfflinePush{PushFlag: event.NoPush} }), "alice", nil, bg, now, NoPushFlag},
 		// the device's app is in the foreground.
-		{"foreground", c2c(), "bob", nil, &presence.Device{Token: "t", Foreground: true}, now, Foreground},
+		{"foreground", c2c(), "bob", nil, &recipient.Device{Token: "t", Foreground: true}, now, Foreground},
 		// no device.
 		{"no device", c2c(), "bob", nil, nil, now, NoDevice},
 	}
@@ -391,7 +391,7 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("largest ext that fits: %d bytes", lo)
 	}
 	p := mk(lo)
-	for _, st := range []Style{{Sound: strings.Repeat("s", 255), Passive: true}, {Preview: presence.PreviewName}, {}} {
+	for _, st := range []Style{{Sound: strings.Repeat("s", 255), Passive: true}, {Preview: recipient.PreviewName}, {}} {
 		b := p.Notification("t", "topic", st, math.MaxInt64).Payload
 		checkFits(t, b)
 		if _, _, ext := apsOf(t, b); len(ext) != lo || !strings.Contains(string(b), `"image":"`+img+`"`) {
@@ -512,7 +512,7 @@ func TestTruncationExact(t *testing.T) {
 	k := (MaxPayload - len(head) - len(tail) - len("Alice: ") - len("…")) / 3
 	want := head + "Alice: " + strings.Repeat("中", k) + "…" + tail
 	m := c2c(elems(event.Elem{Type: event.Text, Text: strings.Repeat("中", 2000)}))
-	n, _ := Render(m, "bob", nil, &presence.Device{Token: "t", Badge: 3}, "topic", opts, now)
+	n, _ := Render(m, "bob", nil, &recipient.Device{Token: "t", Badge: 3}, "topic", opts, now)
 	if string(n.Payload) != want {
 		t.Errorf("payload of %d bytes\n got %s\nwant %s", len(n.Payload), n.Payload, want)
 	}

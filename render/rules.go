@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"offpush/event"
-	"offpush/presence"
+	"offpush/recipient"
 )
 
 // Style is how the pushes of a message look on one user's devices, decided by the user's
 // settings at the time of the push.
 type Style struct {
-	Sound   string           // aps.sound; "" for no sound key (see Decide)
-	Passive bool             // aps.interruption-level "passive": receive option silent
-	Preview presence.Preview // how much of the message the alert shows; "" is full
+	Sound   string            // aps.sound; "" for no sound key (see Decide)
+	Passive bool              // aps.interruption-level "passive": receive option silent
+	Preview recipient.Preview // how much of the message the alert shows; "" is full
 }
 
 // Decide is the recipient-level decision for user userID, with settings s (nil: defaults)
@@ -21,7 +21,7 @@ type Style struct {
 // judged against): the reason none of the user's devices gets a push, or NoSkip and the Style
 // of the user's pushes. The rules and their order are in the package comment; the device
 // level is SkipDevice's. The worker and `offpush render` both decide through it.
-func (p *Prepared) Decide(userID string, s *presence.Settings, devices int, now time.Time) (Style, Skip) {
+func (p *Prepared) Decide(userID string, s *recipient.Settings, devices int, now time.Time) (Style, Skip) {
 	if skip := p.MessageSkip(now); skip != NoSkip {
 		return Style{}, skip
 	}
@@ -30,7 +30,7 @@ func (p *Prepared) Decide(userID string, s *presence.Settings, devices int, now 
 		return Style{}, SelfMessage
 	case devices == 0:
 		return Style{}, NoDevice
-	case s != nil && s.OpenPush == presence.OpenPushOff:
+	case s != nil && s.OpenPush == recipient.OpenPushOff:
 		return Style{}, PushDisabled
 	}
 	opt := p.receiveOpt(s, now)
@@ -38,10 +38,10 @@ func (p *Prepared) Decide(userID string, s *presence.Settings, devices int, now 
 		return Style{}, Muted
 	}
 	st := Style{Sound: p.sound(s)}
-	if s != nil && s.Preview != presence.PreviewFull {
+	if s != nil && s.Preview != recipient.PreviewFull {
 		st.Preview = s.Preview
 	}
-	if opt == presence.Silent {
+	if opt == recipient.Silent {
 		st.Sound, st.Passive = "", true
 	}
 	return st, NoSkip
@@ -60,7 +60,7 @@ func (p *Prepared) MessageSkip(now time.Time) Skip {
 // SkipDevice is the device-level decision: NoDevice for a nil device, OtherKind for a token
 // of the other kind (see Targets), Foreground when the device's app is in the foreground (it
 // got the message over its live connection; a VoIP push rings anyway), else NoSkip.
-func (p *Prepared) SkipDevice(d *presence.Device) Skip {
+func (p *Prepared) SkipDevice(d *recipient.Device) Skip {
 	switch {
 	case d == nil:
 		return NoDevice
@@ -75,7 +75,7 @@ func (p *Prepared) SkipDevice(d *presence.Device) Skip {
 // Targets reports whether d is of the kind the message goes to: VoIP tokens for a VoIP push
 // (offlinePush.ios.pushType voip), ordinary tokens otherwise. Decide counts only these
 // devices.
-func (p *Prepared) Targets(d *presence.Device) bool { return (d.Kind == presence.KindVoIP) == p.voip }
+func (p *Prepared) Targets(d *recipient.Device) bool { return (d.Kind == recipient.KindVoIP) == p.voip }
 
 // Revoke reports whether the message is a recall: Notification is then the replacement of
 // the recalled message's push, and the skip rules do not apply (the pipeline sends it only
@@ -87,26 +87,26 @@ func (p *Prepared) VoIP() bool { return p.voip }
 
 // receiveOpt is the receive option that applies to the message at now: the conversation's
 // option, else the "all" option while its window (if any) holds, else receive.
-func (p *Prepared) receiveOpt(s *presence.Settings, now time.Time) presence.ReceiveOpt {
+func (p *Prepared) receiveOpt(s *recipient.Settings, now time.Time) recipient.ReceiveOpt {
 	if s == nil || len(s.ReceiveOpts) == 0 {
-		return presence.Receive
+		return recipient.Receive
 	}
 	if opt, ok := s.ReceiveOpts[p.conv]; ok {
 		return opt
 	}
-	opt, ok := s.ReceiveOpts[presence.AllConversations]
+	opt, ok := s.ReceiveOpts[recipient.AllConversations]
 	if !ok || s.AllWindow != nil && !s.AllWindow.Holds(now) {
-		return presence.Receive
+		return recipient.Receive
 	}
 	return opt
 }
 
 // mutes reports whether the receive option opt keeps the message from userID.
-func (p *Prepared) mutes(userID string, opt presence.ReceiveOpt) bool {
+func (p *Prepared) mutes(userID string, opt recipient.ReceiveOpt) bool {
 	switch opt {
-	case presence.NotReceive, presence.NotNotify:
+	case recipient.NotReceive, recipient.NotNotify:
 		return true
-	case presence.NotNotifyExceptAt, presence.NotReceiveExceptAt:
+	case recipient.NotNotifyExceptAt, recipient.NotReceiveExceptAt:
 		return !p.group || !p.mentioned(userID)
 	}
 	return false
@@ -127,7 +127,7 @@ func (p *Prepared) mentioned(userID string) bool {
 // sound is the sound of the push to a user with settings s (nil: defaults): the message's
 // offlinePush.ios.sound, else the user's c2cSound or groupSound by chat type, else "default".
 // It returns "" (no sound key in the payload) when the chosen sound is event.NoSound.
-func (p *Prepared) sound(s *presence.Settings) string {
+func (p *Prepared) sound(s *recipient.Settings) string {
 	snd := p.msgSound
 	if snd == "" && s != nil {
 		snd = s.C2CSound

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"offpush/apns/apnstest"
+	"offpush/apnssim"
 )
 
 const topic = "com.example.im"
@@ -34,13 +34,13 @@ func apnsID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", 
 // TestSimulator sends 1000 concurrent pushes through apns2 to the simulator and checks each
 // answer came back on its own stream and each push arrived intact.
 func TestSimulator(t *testing.T) {
-	sim, err := apnstest.New(apnstest.Options{})
+	sim, err := apnssim.New(apnssim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim.Start()
 	defer sim.Close()
-	cert, err := apnstest.ClientCertificate(topic)
+	cert, err := apnssim.ClientCertificate(topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestSimulator(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := map[string]apnstest.Delivery{}
+	got := map[string]apnssim.Delivery{}
 	for _, d := range sim.Deliveries() {
 		got[d.Headers.ID] = d
 	}

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"offpush/apns/apnstest"
-	"offpush/pipeline/app"
-	"offpush/pipeline/bench"
-	"offpush/pipeline/replay"
-	"offpush/render/rendercmd"
+	"offpush/apnssim"
+	"offpush/app"
+	"offpush/bench"
+	"offpush/rendercmd"
+	"offpush/replay"
 )
 
 func init() {
@@ -16,5 +16,5 @@ func init() {
 	verbs["publish"] = verb{app.Publish, "produce events (JSON lines from a file or stdin) to a topic"}
 	verbs["explain"] = verb{app.Explain, "what offpush did with one message for each device of one user (support; --user, --msg, --json)"}
 	verbs["render"] = verb{rendercmd.Run, "show the APNs requests an event would cause for given settings, without sending"}
-	verbs["apns-sim"] = verb{apnstest.Command, "the APNs simulator (HTTP/2 TLS, provider API, fault injection)"}
+	verbs["apns-sim"] = verb{apnssim.Command, "the APNs simulator (HTTP/2 TLS, provider API, fault injection)"}
 }

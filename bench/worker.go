@@ -1,0 +1,257 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"offpush/apns"
+	"offpush/app"
+	"offpush/pipeline"
+)
+
+// Worker phase timing.
+const (
+	readyTimeout = 60 * time.Second      // group join and first fetch
+	pollEvery    = 10 * time.Millisecond // counters; bounds the window's end error
+	drainTimeout = 60 * time.Second
+)
+
+// window is what the worker did between its first event and its last push outcome, with the
+// CPU every process used meanwhile.
+type window struct {
+	start, end snapshot
+	counts     counts
+	published  int // events, the one that opened the window included
+	// redisBefore and redisAfter are Redis's memory for data (redisRetained) before the
+	// worker started and after it stopped.
+	redisBefore, redisAfter int64
+}
+
+// runWindow runs one worker window on w with its own topics and consumer group: it publishes
+// what goes before the window, reads Redis's memory, runs the worker, and reads it again.
+func (e *env) runWindow(ctx context.Context, w *workload) (window, error) {
+	if err := e.openTopics(ctx, w.Run); err != nil {
+		return window{}, err
+	}
+	pre := w.Events
+	if e.cfg.paced() {
+		pre = 1
+	}
+	if err := e.produce(ctx, w, 0, pre); err != nil {
+		return window{}, fmt.Errorf("publish events: %w", err)
+	}
+	before, err := e.redisRetained(ctx)
+	if err != nil {
+		return window{}, err
+	}
+	win, err := e.runWorker(ctx, w)
+	if err != nil {
+		return win, err
+	}
+	win.redisBefore = before
+	win.redisAfter, err = e.redisRetained(ctx)
+	return win, err
+}
+
+// runWorker runs the pipeline in this process until it has an outcome for every device of
+// the workload, then stops it.
+func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
+	// The worker runs with the GC settings `offpush run` uses; the baseline after it with Go's
+	// defaults, as a plain apns2 loop would.
+	defer app.TuneGC()()
+	reader := sdkmetric.NewManualReader()
+	pool, err := apns.NewPool([]apns.Certificate{{ID: busiID, Topic: topic, TLS: &e.cert}},
+		apns.Options{Host: e.simURL, RootCAs: e.simCA, Connections: e.cfg.connections, Transport: e.cfg.transport})
+	if err != nil {
+		return window{}, err
+	}
+	defer pool.Close()
+	p, err := pipeline.New(e.pipelineOptions(reader), presenceStore(e.rdb), pool)
+	if err != nil {
+		return window{}, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	win, err := e.measure(ctx, p, reader, w)
+	stop()
+	select {
+	case rerr := <-done:
+		err = errors.Join(err, rerr)
+	case <-time.After(drainTimeout):
+		err = errors.Join(err, errors.New("worker did not stop"))
+	}
+	return win, err
+}
+
+func (e *env) pipelineOptions(reader sdkmetric.Reader) pipeline.Options {
+	level := slog.LevelWarn
+	if e.cfg.verbose {
+		level = slog.LevelInfo
+	}
+	return pipeline.Options{
+		Brokers: e.brokers, Topic: e.topic, DLQTopic: e.dlq, GroupID: e.group,
+		Topics: map[int]string{busiID: topic},
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		Meter:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+	}
+}
+
+// measure opens the window at the first fetched event and closes it when the counters
+// account for every device of every event published.
+func (e *env) measure(ctx context.Context, p *pipeline.Pipeline, reader *sdkmetric.ManualReader, w *workload) (window, error) {
+	if err := awaitReady(ctx, p); err != nil {
+		return window{}, err
+	}
+	win := window{start: e.snapshot()}
+	stopProfile, err := startProfile(e.cfg.cpuProfile)
+	if err != nil {
+		return win, err
+	}
+	win.counts, win.published, err = e.drive(ctx, reader, w)
+	win.end = e.snapshot()
+	stopProfile()
+	return win, err
+}
+
+// drive publishes the events that go out during the window, if any, and waits for their
+// outcomes; it returns the counters and the number of events published in all.
+func (e *env) drive(ctx context.Context, reader *sdkmetric.ManualReader, w *workload) (counts, int, error) {
+	switch {
+	case w.HotMessages > 0:
+		return e.driveHotGroup(ctx, reader, w)
+	case e.cfg.rate > 0:
+		pr, err := e.startProducer(produceSpec{From: 1, To: w.Events, Rate: e.cfg.rate, Workload: *w})
+		if err != nil {
+			return counts{}, 1, err
+		}
+		c, err := waitOutcomes(ctx, reader, w.outcomes(w.Events), e.cfg.stall)
+		_, perr := pr.wait(ctx)
+		return c, w.Events, errors.Join(err, perr)
+	}
+	c, err := waitOutcomes(ctx, reader, w.outcomes(w.Events), e.cfg.stall)
+	return c, w.Events, err
+}
+
+// driveHotGroup publishes the hot group's messages in one burst and one-to-one events at
+// --c2c-rate after it, stops the one-to-one stream once the outcomes reach the count of the
+// group's and the warm-up's (the group's pushes then still missing are at most the
+// one-to-one ones already done), and waits for every outcome of what was published.
+func (e *env) driveHotGroup(ctx context.Context, reader *sdkmetric.ManualReader, w *workload) (counts, int, error) {
+	pr, err := e.startProducer(produceSpec{From: 1, To: w.Events, Burst: w.HotMessages,
+		Rate: e.cfg.c2cRate, UntilStopped: true, Workload: *w})
+	if err != nil {
+		return counts{}, 1, err
+	}
+	_, err = waitOutcomes(ctx, reader, w.outcomes(w.firstC2C()), e.cfg.stall)
+	n, perr := pr.stop()
+	if err = errors.Join(err, perr); err != nil {
+		return counts{}, 1 + n, err
+	}
+	c, err := waitOutcomes(ctx, reader, w.outcomes(1+n), e.cfg.stall)
+	return c, 1 + n, err
+}
+
+// awaitReady waits until the pipeline fetched its first event.
+func awaitReady(ctx context.Context, p *pipeline.Pipeline) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for !p.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("worker fetched no event: %w", ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// startProfile starts a CPU profile to path ("" = none) and returns what stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// waitOutcomes polls the pipeline's counters until they hold want push outcomes; it gives up
+// when none is added for stall.
+func waitOutcomes(ctx context.Context, reader *sdkmetric.ManualReader, want int64, stall time.Duration) (counts, error) {
+	last, lastChange := int64(-1), time.Now()
+	for {
+		c, err := readCounts(ctx, reader)
+		if err != nil || c.total() >= want {
+			return c, err
+		}
+		if c.total() != last {
+			last, lastChange = c.total(), time.Now()
+		} else if time.Since(lastChange) > stall {
+			return c, fmt.Errorf("no progress for %v: %d of %d push outcomes %v after %d events",
+				stall, c.total(), want, c.outcomes, c.events)
+		}
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// counts are the pipeline's counters: offpush.events.consumed, offpush.recipients and
+// offpush.pushes by outcome.
+type counts struct {
+	events, recipients int64
+	outcomes           map[string]int64
+}
+
+func (c counts) total() int64 {
+	var n int64
+	for _, v := range c.outcomes {
+		n += v
+	}
+	return n
+}
+
+func readCounts(ctx context.Context, reader *sdkmetric.ManualReader) (counts, error) {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		return counts{}, fmt.Errorf("read pipeline metrics: %w", err)
+	}
+	c := counts{outcomes: map[string]int64{}}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				switch m.Name {
+				case "offpush.events.consumed":
+					c.events += dp.Value
+				case "offpush.recipients":
+					c.recipients += dp.Value
+				case "offpush.pushes":
+					outcome, _ := dp.Attributes.Value("outcome")
+					c.outcomes[outcome.AsString()] += dp.Value
+				}
+			}
+		}
+	}
+	return c, nil
+}
