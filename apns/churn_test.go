@@ -19,7 +19,6 @@ import (
 	"offpush/apns/h2"
 	"offpush/apnssim"
 	"offpush/internal/nodepeer"
-	"offpush/render"
 )
 
 // Churn parameters: pushes per run, and how many are in flight at once (the pool's
@@ -274,10 +273,10 @@ func runChurn(t *testing.T, peer *nodepeer.Peer, sc churnScenario, transport str
 
 // churnNote is a notification to tok whose payload, about size bytes, names tok (the peer
 // checks it) and is padded to size.
-func churnNote(tok string, size int) *render.Notification {
+func churnNote(tok string, size int) *apns.Request {
 	head := `{"aps":{"alert":{"title":"Alice","body":"hi"}},"t":"` + tok + `","pad":"`
 	pad := max(0, size-len(head)-2)
-	return &render.Notification{Token: tok, Topic: churnTopic, PushType: "alert", Priority: 10,
+	return &apns.Request{Token: tok, Topic: churnTopic, PushType: "alert", Priority: 10,
 		Payload: []byte(head + strings.Repeat("x", pad) + `"}`)}
 }
 

@@ -15,8 +15,6 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
-
-	"offpush/render"
 )
 
 // Certificate is the parsed credential of one busiId: either a TLS client certificate
@@ -164,7 +162,7 @@ func (c *Certificate) validate() error {
 // Send pushes n with the certificate of busiID and classifies the answer. It waits for an
 // in-flight slot as long as ctx allows, behind the waiting requests of its lane and, in the
 // Bulk lane, of the Fast lane; a Result with Class Retry and ctx's error says it gave up.
-func (p *Pool) Send(ctx context.Context, busiID int, n *render.Notification, lane Lane) Result {
+func (p *Pool) Send(ctx context.Context, busiID int, n *Request, lane Lane) Result {
 	s := p.senders[busiID]
 	if s == nil {
 		return Result{Class: Permanent, Reason: ReasonUnknownCertificate,
@@ -185,7 +183,7 @@ func (p *Pool) Close() {
 }
 
 // notification is the apns2 request for n; the payload bytes go out as they are.
-func notification(n *render.Notification) *apns2.Notification {
+func notification(n *Request) *apns2.Notification {
 	return &apns2.Notification{
 		ApnsID:      n.ID,
 		DeviceToken: n.Token,

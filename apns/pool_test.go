@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"offpush/apnssim"
-	"offpush/render"
 )
 
 func TestMain(m *testing.M) {
@@ -100,8 +99,8 @@ func (f *fixture) pool(t testing.TB, opts Options) *Pool {
 	return p
 }
 
-func note(topic string) *render.Notification {
-	return &render.Notification{Token: device, Topic: topic, PushType: "alert", Priority: 10,
+func note(topic string) *Request {
+	return &Request{Token: device, Topic: topic, PushType: "alert", Priority: 10,
 		CollapseID: "msg-1", Payload: []byte(payload)}
 }
 

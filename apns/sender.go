@@ -18,7 +18,6 @@ import (
 	"github.com/sideshow/apns2/token"
 
 	"offpush/apns/h2"
-	"offpush/render"
 )
 
 // Transport settings. Apple asks providers to keep connections open; a ping after 15s of
@@ -192,7 +191,7 @@ func newNetHTTPTransport(cfg *tls.Config) *http.Transport {
 }
 
 // push sends n on the next connection and classifies the answer.
-func (s *sender) push(ctx context.Context, n *render.Notification) Result {
+func (s *sender) push(ctx context.Context, n *Request) Result {
 	var bearer string
 	if s.token != nil {
 		bearer = s.token.GenerateIfExpired()
@@ -270,7 +269,7 @@ type retryAfterKey struct{}
 
 // hintTransport adds to apns2 what its Client cannot express: it reads the Retry-After header
 // (apns2.Response has no headers) into the *string under retryAfterKey in the request context,
-// and sends "apns-expiration: 0" (deliver once, do not store: render.Notification's zero
+// and sends "apns-expiration: 0" (deliver once, do not store: Request's zero
 // Expiration) where apns2 would omit the header. apns2 builds a fresh request per push and
 // never reuses it, so setting a header here is safe.
 type hintTransport struct{ next http.RoundTripper }

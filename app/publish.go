@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -45,12 +44,8 @@ func Publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	// A transport of its own: the default one caches metadata across calls, and would miss a
-	// topic created since.
-	tr := &kafka.Transport{}
-	if dialer != nil {
-		tr.TLS, tr.SASL = dialer.TLS, dialer.SASLMechanism
-	}
+	conn := kafkaconn.Conn{Brokers: f.kafka.Brokers, Dialer: dialer}
+	tr := conn.Transport()
 	defer tr.CloseIdleConnections()
 	limit := publishLimit(ctx, f, tr)
 	for _, l := range lines {
@@ -59,13 +54,10 @@ func Publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				"leave recipients out of large group events (group membership) or raise max.message.bytes", name, l.line, len(l.msg.Value), l.size, limit)
 		}
 	}
-	w := &kafka.Writer{
-		Addr: kafka.TCP(f.kafka.Brokers...), Topic: f.kafka.Topic, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000,
-		// kafka-go measures BatchBytes before compression; the cut to the limit after
-		// compression is made by sendEvents, one WriteMessages per batch.
-		Compression: kafka.Lz4, BatchBytes: 64 << 20, Transport: tr,
-	}
+	w := conn.Writer(f.kafka.Topic)
+	// kafka-go measures BatchBytes before compression; the cut to the limit after compression
+	// is made by sendEvents, one WriteMessages per batch.
+	w.BatchSize, w.BatchBytes, w.Transport = 1000, 64<<20, tr
 	defer w.Close()
 	n, err := sendEvents(ctx, w, lines, limit, f.rate)
 	if err != nil {

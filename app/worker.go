@@ -334,9 +334,7 @@ func ping(ctx context.Context, rdb redis.UniversalClient, addrs []string) error 
 // checkTopics fails when the brokers cannot be reached or a topic does not exist, so that a
 // worker does not start consuming into a DLQ it cannot write.
 func checkTopics(ctx context.Context, d *kafka.Dialer, c config.Kafka) error {
-	if d == nil {
-		d = &kafka.Dialer{Timeout: 10 * time.Second}
-	}
+	d = kafkaconn.Conn{Brokers: c.Brokers, Dialer: d}.DialerOrDefault()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var conn *kafka.Conn

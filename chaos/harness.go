@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,7 +278,17 @@ func (h *Harness) WaitDelivered(frac float64) {
 func (h *Harness) WaitSettled(limit time.Duration) {
 	h.t.Helper()
 	<-h.streamed
-	h.eventually("the group to commit every event", limit, h.allCommitted)
+	deadline := time.Now().Add(limit)
+	for {
+		lag := h.uncommitted()
+		if lag == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %v: still waiting for the group to commit every event (partition: committed/end %s)%s", limit, lag, h.stuckEvents())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	h.logf("every event committed")
 	for _, w := range h.workers {
 		if w.Proc.Running() {
@@ -284,23 +297,46 @@ func (h *Harness) WaitSettled(limit time.Duration) {
 	}
 }
 
-func (h *Harness) allCommitted() bool {
+// stuckEvents shows the event at the committed offset of each partition not committed to
+// its end, one line each.
+func (h *Harness) stuckEvents() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ends, err1 := endOffsets(ctx, h.Kafka.Brokers, EventsTopic)
+	done, err2 := committedOffsets(ctx, h.Kafka.Brokers, WorkerGroup, EventsTopic)
+	if err := errors.Join(err1, err2); err != nil {
+		return "\n" + err.Error()
+	}
+	var b strings.Builder
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
+		if off := max(done[p], 0); off < ends[p] {
+			fmt.Fprintf(&b, "\npartition %d at %d: %s", p, off, eventAt(ctx, h.Kafka.Brokers, EventsTopic, p, off))
+		}
+	}
+	return b.String()
+}
+
+// uncommitted lists the partitions the group has not committed to their end, as
+// "partition: committed/end", or says why the offsets could not be read; "" when every
+// partition is committed.
+func (h *Harness) uncommitted() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ends, err := endOffsets(ctx, h.Kafka.Brokers, EventsTopic)
 	if err != nil {
-		return false
+		return "end offsets: " + err.Error()
 	}
 	done, err := committedOffsets(ctx, h.Kafka.Brokers, WorkerGroup, EventsTopic)
 	if err != nil {
-		return false
+		return "committed offsets: " + err.Error()
 	}
-	for p, end := range ends {
-		if end > 0 && done[p] < end {
-			return false
+	var lag []string
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
+		if end := ends[p]; end > 0 && done[p] < end {
+			lag = append(lag, fmt.Sprintf("%d: %d/%d", p, done[p], end))
 		}
 	}
-	return true
+	return strings.Join(lag, ", ")
 }
 
 // Committed is the sum of the group's committed offsets over the events topic's partitions.

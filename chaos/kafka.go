@@ -156,3 +156,22 @@ func readPartition(ctx context.Context, broker, topic string, part int, end int6
 	}
 	return out, nil
 }
+
+// eventAt reads the record at offset of partition of topic, as "key value" (value cut at 240
+// bytes): what a failed wait shows of the event a partition is stuck at.
+func eventAt(ctx context.Context, brokers []string, topic string, partition int, offset int64) string {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: time.Second})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return err.Error()
+	}
+	m, err := r.ReadMessage(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	v := string(m.Value)
+	if len(v) > 240 {
+		v = v[:240] + "…"
+	}
+	return string(m.Key) + " " + v
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/dlq"
 	"offpush/presence"
 )
 
@@ -212,22 +213,13 @@ func deadPairs(msgs []kafka.Message) map[Pair]string {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(m.Value, &ev)
-		tok := tokenInError.FindStringSubmatch(headerValue(m, "offpush-error"))
+		tok := tokenInError.FindStringSubmatch(dlq.Header(m.Headers, dlq.HeaderError))
 		if ev.ID == "" || tok == nil {
 			continue
 		}
-		out[Pair{ev.ID, tok[1]}] = headerValue(m, "offpush-reason")
+		out[Pair{ev.ID, tok[1]}] = dlq.Header(m.Headers, dlq.HeaderReason)
 	}
 	return out
-}
-
-func headerValue(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // metricSkips sums the skipped outcomes of m by reason.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/dlq"
 	"offpush/internal/testenv"
 	"offpush/presence"
 )
@@ -42,7 +43,7 @@ func delivery(msg, token string, badge int64, at time.Time) Delivery {
 
 func deadLetter(msg, token, reason string) kafka.Message {
 	return kafka.Message{Value: []byte(`{"id":"` + msg + `"}`), Headers: []kafka.Header{
-		{Key: "offpush-reason", Value: []byte(reason)}, {Key: "offpush-error", Value: []byte("503 (token " + token + ")")}}}
+		{Key: dlq.HeaderReason, Value: []byte(reason)}, {Key: dlq.HeaderError, Value: []byte("503 (token " + token + ")")}}}
 }
 
 func TestDraw(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/dlq"
 	"offpush/presence"
 )
 
@@ -127,9 +128,9 @@ func dlqReasons(msgs []kafka.Message) map[string]string {
 	n := map[string]int{}
 	first := map[string]string{}
 	for _, m := range msgs {
-		r := headerValue(m, "offpush-reason")
+		r := dlq.Header(m.Headers, dlq.HeaderReason)
 		if n[r]++; n[r] == 1 {
-			first[r] = headerValue(m, "offpush-error")
+			first[r] = dlq.Header(m.Headers, dlq.HeaderError)
 		}
 	}
 	out := map[string]string{}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"offpush/kafkaconn"
 	"os"
 	"strconv"
 	"strings"
@@ -134,21 +135,10 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int,
 
 // Produce writes values to topic with acks=all and returns when the broker has them.
 func (c *Cluster) Produce(ctx context.Context, topic string, msgs ...kafka.Message) error {
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(c.Brokers...),
-		Topic:        topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
-		BatchSize:    1000,
-		// As IM core should: an event of 100k recipients is ~1.5 MB raw, over Kafka's default
-		// 1 MiB record limit, and a small fraction of it compressed.
-		Compression: kafka.Lz4,
-		BatchBytes:  16 << 20, // kafka-go checks this before compressing
-	}
-	if d := c.Dialer; d != nil {
-		w.Transport = &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
-	}
+	// Compressed, as IM core should: an event of 100k recipients is ~1.5 MB raw, over Kafka's
+	// default 1 MiB record limit, and a small fraction of it compressed.
+	w := kafkaconn.Conn{Brokers: c.Brokers, Dialer: c.Dialer}.Writer(topic)
+	w.BatchSize = 1000
 	defer w.Close()
 	return w.WriteMessages(ctx, msgs...)
 }
@@ -218,8 +208,5 @@ func readPartition(ctx context.Context, d *kafka.Dialer, brokers []string, topic
 }
 
 func (c *Cluster) dialer() *kafka.Dialer {
-	if c.Dialer != nil {
-		return c.Dialer
-	}
-	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}
+	return kafkaconn.Conn{Brokers: c.Brokers, Dialer: c.Dialer}.DialerOrDefault()
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"offpush/apnssim"
+	"offpush/dlq"
 	"offpush/event"
-	"offpush/pipeline"
 	"offpush/presence"
 )
 
@@ -78,9 +78,9 @@ func TestOutageGoesToDLQAndPartitionMovesOn(t *testing.T) {
 	e.publish(c2c("o1", "bob", "lost in the outage"))
 	recs := e.dlqRecords(1)
 	h := headers(recs[0])
-	if h[pipeline.HeaderReason] != "apns_retry_exhausted" || h[pipeline.HeaderAttempts] != "4" ||
-		!strings.Contains(h[pipeline.HeaderError], "503 ServiceUnavailable") || h[pipeline.HeaderReplays] != "0" ||
-		h[pipeline.HeaderSource] != e.topic+"/0/0" || h[pipeline.HeaderFailedAt] == "" {
+	if h[dlq.HeaderReason] != "apns_retry_exhausted" || h[dlq.HeaderAttempts] != "4" ||
+		!strings.Contains(h[dlq.HeaderError], "503 ServiceUnavailable") || h[dlq.HeaderReplays] != "0" ||
+		h[dlq.HeaderSource] != e.topic+"/0/0" || h[dlq.HeaderFailedAt] == "" {
 		t.Errorf("DLQ headers = %v", h)
 	}
 	m, err := event.Decode(recs[0].Value)
@@ -176,15 +176,15 @@ func TestPoisonInputNeverStallsPartition(t *testing.T) {
 	recs := e.dlqRecords(4)
 	reasons := map[string]int{}
 	for _, r := range recs {
-		reasons[headers(r)[pipeline.HeaderReason]]++
+		reasons[headers(r)[dlq.HeaderReason]]++
 	}
 	if reasons["invalid_event"] != 3 || reasons["unknown_certificate"] != 1 {
 		t.Errorf("DLQ reasons = %v", reasons)
 	}
 	errs := map[string]string{}
 	for _, r := range recs {
-		if h := headers(r); h[pipeline.HeaderReason] == "invalid_event" {
-			errs[string(r.Value)] = h[pipeline.HeaderError] // the original bytes, as published
+		if h := headers(r); h[dlq.HeaderReason] == "invalid_event" {
+			errs[string(r.Value)] = h[dlq.HeaderError] // the original bytes, as published
 		}
 	}
 	for value, want := range map[string]string{
@@ -258,7 +258,7 @@ func TestBadInputOutcomes(t *testing.T) {
 	}
 	eventually(t, "every outcome counted", func() bool { return maps.Equal(w.pushes(t), want) })
 	eventually(t, "all six offsets committed", func() bool { return e.committed()[0] == 6 })
-	if h := headers(e.dlqRecords(1)[0]); h[pipeline.HeaderReason] != "payload_too_large" {
+	if h := headers(e.dlqRecords(1)[0]); h[dlq.HeaderReason] != "payload_too_large" {
 		t.Errorf("DLQ record headers %v, want reason payload_too_large", h)
 	}
 }
@@ -279,7 +279,7 @@ func TestOversizedDeadLetterIsTruncated(t *testing.T) {
 	e.publish(append([]byte(`{"id":`), garbage...), c2c("ok1", "bob", "after the big one"))
 	e.waitDeliveries(1)
 	rec := e.dlqRecords(1)[0]
-	if h := headers(rec); h[pipeline.HeaderTruncated] != strconv.Itoa(len(garbage)+6) || len(rec.Value) != 64<<10 {
+	if h := headers(rec); h[dlq.HeaderTruncated] != strconv.Itoa(len(garbage)+6) || len(rec.Value) != 64<<10 {
 		t.Errorf("DLQ record: %d bytes, headers %v; want 65536 bytes and offpush-truncated", len(rec.Value), h)
 	}
 	eventually(t, "both offsets committed", func() bool { return e.committed()[0] == 2 })

@@ -14,7 +14,6 @@ import (
 	"offpush/apns"
 	"offpush/presence"
 	"offpush/recipient"
-	"offpush/render"
 )
 
 // These tests run the scheduler and the fan-out against in-memory stages (fakeStore,
@@ -60,9 +59,9 @@ func (s *fakeStore) RemoveDeadToken(context.Context, string, string, time.Time) 
 }
 
 // senderFunc is a Sender from a function.
-type senderFunc func(ctx context.Context, busiID int, n *render.Notification, lane apns.Lane) apns.Result
+type senderFunc func(ctx context.Context, busiID int, n *apns.Request, lane apns.Lane) apns.Result
 
-func (f senderFunc) Send(ctx context.Context, busiID int, n *render.Notification, lane apns.Lane) apns.Result {
+func (f senderFunc) Send(ctx context.Context, busiID int, n *apns.Request, lane apns.Lane) apns.Result {
 	return f(ctx, busiID, n, lane)
 }
 
@@ -128,7 +127,7 @@ func TestSmallBeforeLarge(t *testing.T) {
 	c2cSent := make(chan apns.Lane, 1)
 	var bulk atomic.Int64
 	h := newHarness(t, Options{BatchSize: 100, LargeEvent: 50, FanoutWindow: 2, MaxPushes: 400},
-		func(ctx context.Context, _ int, n *render.Notification, lane apns.Lane) apns.Result {
+		func(ctx context.Context, _ int, n *apns.Request, lane apns.Lane) apns.Result {
 			if n.Token == "t-bob" {
 				c2cSent <- lane
 				return apns.Result{Class: apns.Sent}
@@ -172,7 +171,7 @@ func TestFanOutPipelined(t *testing.T) {
 	unblock := make(chan struct{})
 	var sending atomic.Int64
 	h := newHarness(t, Options{BatchSize: 10, FanoutWindow: 3, MaxPushes: 25},
-		func(context.Context, int, *render.Notification, apns.Lane) apns.Result {
+		func(context.Context, int, *apns.Request, apns.Lane) apns.Result {
 			sending.Add(1)
 			<-unblock
 			return apns.Result{Class: apns.Sent}
@@ -201,7 +200,7 @@ func TestDeviceOrder(t *testing.T) {
 	got := map[string][]string{} // token → collapse ids in send order
 	var seq atomic.Int64
 	h := newHarness(t, Options{BatchSize: 7, FanoutWindow: 4, LargeEvent: 10},
-		func(_ context.Context, _ int, n *render.Notification, _ apns.Lane) apns.Result {
+		func(_ context.Context, _ int, n *apns.Request, _ apns.Lane) apns.Result {
 			time.Sleep(time.Duration(seq.Add(7919)%5) * time.Millisecond)
 			mu.Lock()
 			got[n.Token] = append(got[n.Token], n.CollapseID)

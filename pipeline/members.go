@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
+	"offpush/dlq"
 	"offpush/event"
 	"offpush/presence"
 	"offpush/render"
@@ -43,7 +44,7 @@ var errNoMembers = errors.New("recipients: required: this worker's store has no 
 func (p *Pipeline) fanOutMembers(ctx context.Context, j *job, m *event.Message, prep *render.Prepared) bool {
 	ms, ok := p.store.(MemberStore)
 	if !ok {
-		return p.deadLetter(ctx, j, nil, "", InvalidEvent, errNoMembers.Error(), 0)
+		return p.deadLetter(ctx, j, nil, "", dlq.InvalidEvent, errNoMembers.Error(), 0)
 	}
 	group := m.Group.ID
 	read := func(version, after string) (page presence.MemberPage, ok bool) {

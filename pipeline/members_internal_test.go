@@ -13,7 +13,6 @@ import (
 
 	"offpush/apns"
 	"offpush/presence"
-	"offpush/render"
 )
 
 // memberStore is a fakeStore with group members, counting the pages read.
@@ -75,7 +74,7 @@ func TestMembersFanOutLaneAndBound(t *testing.T) {
 	var bulk atomic.Int64
 	members := map[string][]string{"big": users("m", 5000)}
 	h, ms := newMemberHarness(t, Options{BatchSize: 100, LargeEvent: 200, FanoutWindow: 2, MaxPushes: 400}, members,
-		func(ctx context.Context, _ int, n *render.Notification, lane apns.Lane) apns.Result {
+		func(ctx context.Context, _ int, n *apns.Request, lane apns.Lane) apns.Result {
 			if n.Token == "t-bob" {
 				c2cSent <- lane
 				return apns.Result{Class: apns.Sent}
@@ -138,7 +137,7 @@ func TestMembersFanOutLaneAndBound(t *testing.T) {
 func TestMembersSmallGroupFastLane(t *testing.T) {
 	var lanes sync.Map
 	h, _ := newMemberHarness(t, Options{}, map[string][]string{"small": {"a", "b", "c"}},
-		func(_ context.Context, _ int, n *render.Notification, lane apns.Lane) apns.Result {
+		func(_ context.Context, _ int, n *apns.Request, lane apns.Lane) apns.Result {
 			lanes.Store(n.Token, lane)
 			return apns.Result{Class: apns.Sent}
 		})

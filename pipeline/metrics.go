@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"offpush/apns"
+	"offpush/dlq"
 	"offpush/presence"
 	"offpush/render"
 )
@@ -45,8 +46,8 @@ type metrics struct {
 	statusOpts map[int]metric.RecordOption // by APNs status, 0 = network error
 
 	skipOpts [256]metric.AddOption
-	dlqOpts  [numFailures]metric.AddOption
-	dlqPush  [numFailures]metric.AddOption
+	dlqOpts  [256]metric.AddOption // by dlq.Reason
+	dlqPush  [256]metric.AddOption
 	sentOpt  metric.AddOption
 
 	revokeReplaced, revokePrevented metric.AddOption
@@ -96,7 +97,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	for _, s := range render.Skips() {
 		mt.skipOpts[s] = pushAttrs(OutcomeSkipped, s.String())
 	}
-	for _, f := range Failures() {
+	for _, f := range dlq.Reasons() {
 		mt.dlqOpts[f] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", f.String())))
 		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
 	}
@@ -121,7 +122,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 // works) before the first dead letter, retry or infrastructure error.
 func (m *metrics) zero() {
 	ctx := context.Background()
-	for _, f := range Failures() {
+	for _, f := range dlq.Reasons() {
 		m.dlqRecords.Add(ctx, 0, m.dlqOpts[f])
 	}
 	m.retries.Add(ctx, 0)
@@ -144,9 +145,9 @@ func (m *metrics) skipped(ctx context.Context, s render.Skip, n int) {
 
 func (m *metrics) sent(ctx context.Context) { m.pushes.Add(ctx, 1, m.sentOpt) }
 
-func (m *metrics) deadLettered(ctx context.Context, f Failure) {
+func (m *metrics) deadLettered(ctx context.Context, f dlq.Reason) {
 	m.dlqRecords.Add(ctx, 1, m.dlqOpts[f])
-	if f != InvalidEvent {
+	if f != dlq.InvalidEvent {
 		m.pushes.Add(ctx, 1, m.dlqPush[f])
 	}
 }

@@ -80,13 +80,14 @@ type commitPoint struct {
 	offset    int64 // next offset to read
 }
 
-// pending returns the partitions whose commit point moved since the last call to sent.
-func (o *offsets) pending() []commitPoint {
+// pending returns the partitions whose commit point moved since the last call to markSent;
+// with all, every partition that has a commit point.
+func (o *offsets) pending(all bool) []commitPoint {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []commitPoint
 	for k, p := range o.parts {
-		if p.committed > p.sent {
+		if p.committed > p.sent || all && p.committed >= 0 {
 			out = append(out, commitPoint{k.topic, k.partition, p.committed})
 		}
 	}
@@ -102,6 +103,22 @@ func (o *offsets) markSent(points []commitPoint) {
 			p.sent = c.offset
 		}
 	}
+}
+
+// ahead splits points into those past the group's committed offsets (partition → offset,
+// absent or -1 when none) and the others. A point at or behind the group's is not committed:
+// either it is there already, or the group moved on without this worker (another member owns
+// the partition since a rebalance and committed further) and committing it would send the
+// partition back.
+func ahead(points []commitPoint, group map[int]int64) (send, behind []commitPoint) {
+	for _, c := range points {
+		if g, ok := group[c.partition]; !ok || c.offset > g {
+			send = append(send, c)
+		} else {
+			behind = append(behind, c)
+		}
+	}
+	return send, behind
 }
 
 // inFlight counts tracked events not yet finished.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"offpush/apns"
+	"offpush/kafkaconn"
 	"offpush/render"
 )
 
@@ -152,6 +153,7 @@ type Pipeline struct {
 	tracer  trace.Tracer
 	offsets *offsets
 	dlq     deadLetterWriter
+	kafka   *kafka.Client // reads the group's committed offsets before a commit
 	sched   *scheduler
 	gos     *goPool             // goroutines of events and pushes, reused across both
 	lanes   [2]Store            // by apns.Lane: the store that small, or large, events' batches use
@@ -198,6 +200,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		opts: opts, store: store, lanes: [2]Store{store, store}, apns: sender, log: opts.Logger, metrics: m, dlq: dlq,
 		tracer:   opts.Tracer.Tracer("offpush/pipeline"),
 		offsets:  newOffsets(),
+		kafka:    kafkaconn.Conn{Brokers: opts.Brokers, Dialer: opts.Dialer}.Client(),
 		bulk:     make(chan struct{}, opts.BulkBatches),
 		pushes:   apns.NewSlots(opts.MaxPushes),
 		gos:      newGoPool(),
@@ -217,28 +220,9 @@ func (p *Pipeline) Ready() bool {
 }
 
 func (p *Pipeline) newReader() *kafka.Reader {
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        p.opts.Brokers,
-		GroupID:        p.opts.GroupID,
-		Topic:          p.opts.Topic,
-		Dialer:         p.opts.Dialer,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  p.opts.QueueSize,
-		SessionTimeout: p.opts.SessionTimeout,
-		// Heartbeats well inside the session so a busy worker is not evicted.
-		HeartbeatInterval: p.opts.SessionTimeout / 5,
-		RebalanceTimeout:  p.opts.SessionTimeout,
-		JoinGroupBackoff:  time.Second,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    time.Second,
-		StartOffset:       kafka.FirstOffset,
-		// Offsets are committed by the pipeline's own committer, synchronously.
-		CommitInterval: 0,
-		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			p.log.Warn("kafka", "detail", fmt.Sprintf(format, args...))
-		}),
+	conn := kafkaconn.Conn{Brokers: p.opts.Brokers, Dialer: p.opts.Dialer}
+	return conn.GroupReader(p.opts.Topic, p.opts.GroupID, p.opts.SessionTimeout, p.opts.QueueSize, func(detail string) {
+		p.log.Warn("kafka", "detail", detail)
 	})
 }
 
@@ -280,7 +264,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.sched.wait() // events return promptly once work is cancelled
 	<-commitDone
 	if !p.isKilled() {
-		p.commit(context.Background(), r) // final commit, on a fresh context
+		p.commit(context.Background(), r, false) // final commit, on a fresh context
 	}
 	return fetchErr
 }
@@ -345,10 +329,39 @@ func (p *Pipeline) setJoined() {
 	p.readyMu.Unlock()
 }
 
+// groupOffsets reads the group's committed offsets of the partitions of points (partition →
+// offset, -1 when none).
+func (p *Pipeline) groupOffsets(ctx context.Context, points []commitPoint) (map[int]int64, error) {
+	parts := make([]int, len(points))
+	for i, c := range points {
+		parts[i] = c.partition
+	}
+	resp, err := p.kafka.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: p.opts.GroupID, Topics: map[string][]int{p.opts.Topic: parts}})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(parts))
+	for _, po := range resp.Topics[p.opts.Topic] {
+		if po.Error != nil {
+			return nil, po.Error
+		}
+		out[po.Partition] = po.CommittedOffset
+	}
+	return out, nil
+}
+
+// recommitEvery is how often every commit point is offered again, moved or not: a point a
+// former owner of the partition sent back (see commit) is restored within this time.
+const recommitEvery = 5 * time.Second
+
 // commitLoop commits finished offsets every CommitInterval until ctx ends.
 func (p *Pipeline) commitLoop(ctx context.Context, r *kafka.Reader) {
 	t := time.NewTicker(p.opts.CommitInterval)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -357,15 +370,35 @@ func (p *Pipeline) commitLoop(ctx context.Context, r *kafka.Reader) {
 			if !p.Ready() && r.Stats().Rebalances > 0 { // a generation was joined
 				p.setJoined()
 			}
-			p.commit(ctx, r)
+			all := time.Since(last) >= recommitEvery
+			if all {
+				last = time.Now()
+			}
+			p.commit(ctx, r, all)
 		}
 	}
 }
 
-// commit hands the partitions' commit points to Kafka.
-func (p *Pipeline) commit(ctx context.Context, r *kafka.Reader) {
-	points := p.offsets.pending()
+// commit hands the partitions' commit points to Kafka (with all, every point, else those that
+// moved), except those at or behind the group's committed offsets. A worker's tracker cannot
+// tell that a rebalance gave one of its partitions to another member: it goes on finishing
+// the events it had, and without that check would commit them over the new owner's further
+// commits, sending the partition back to an offset the new owner does not commit again.
+func (p *Pipeline) commit(ctx context.Context, r *kafka.Reader, all bool) {
+	points := p.offsets.pending(all)
 	if len(points) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	group, err := p.groupOffsets(ctx, points)
+	if err != nil {
+		p.log.Warn("read the group's committed offsets", "err", err)
+		return
+	}
+	send, behind := ahead(points, group)
+	p.offsets.markSent(behind) // nothing to do for them
+	if points = send; len(points) == 0 {
 		return
 	}
 	msgs := make([]kafka.Message, len(points))
@@ -373,8 +406,6 @@ func (p *Pipeline) commit(ctx context.Context, r *kafka.Reader) {
 		// kafka-go commits Offset+1 for a message.
 		msgs[i] = kafka.Message{Topic: c.topic, Partition: c.partition, Offset: c.offset - 1}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	if err := r.CommitMessages(ctx, msgs...); err != nil {
 		p.log.Warn("commit offsets", "err", err)
 		return

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"offpush/apns"
+	"offpush/dlq"
 	"offpush/event"
 	"offpush/presence"
 	"offpush/recipient"
@@ -31,7 +32,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 	m, err := event.Decode(j.msg.Value)
 	if err != nil {
 		span.RecordError(err)
-		if p.deadLetter(ctx, j, nil, "", InvalidEvent, err.Error(), 0) {
+		if p.deadLetter(ctx, j, nil, "", dlq.InvalidEvent, err.Error(), 0) {
 			p.offsets.finish(j.ticket)
 		}
 		return
@@ -54,7 +55,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 	// An ext or image URL too large to fit whole: no recipient's push can be sent. The event
 	// goes to the DLQ once, as it is.
 	if prep.TooLarge() {
-		if p.deadLetter(ctx, j, nil, "", PayloadTooLarge, "offlinePush.ext and ios.image leave no room for the alert in 4096 bytes", 0) {
+		if p.deadLetter(ctx, j, nil, "", dlq.PayloadTooLarge, "offlinePush.ext and ios.image leave no room for the alert in 4096 bytes", 0) {
 			p.offsets.finish(j.ticket)
 		}
 		return
@@ -229,13 +230,13 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 			}
 			topic, ok := p.opts.Topics[d.BusiID]
 			if !ok {
-				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, "no certificate with busiId "+strconv.Itoa(d.BusiID)+" for token "+d.Token, 0) {
+				if !p.deadLetter(ctx, j, m, r.UserID, dlq.UnknownCertificate, "no certificate with busiId "+strconv.Itoa(d.BusiID)+" for token "+d.Token, 0) {
 					return nil, false
 				}
 				continue
 			}
 			if need := kindOf(prep); p.opts.kinds(d.BusiID)&need == 0 {
-				if !p.deadLetter(ctx, j, m, r.UserID, UnknownCertificate, cannotSend(d.BusiID, need)+" (token "+d.Token+")", 0) {
+				if !p.deadLetter(ctx, j, m, r.UserID, dlq.UnknownCertificate, cannotSend(d.BusiID, need)+" (token "+d.Token+")", 0) {
 					return nil, false
 				}
 				continue
@@ -333,7 +334,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 		t, i := b.targets[idx[k]], idx[k]
 		sj := &jobs[k]
 		*sj = sendJob{job: b.j, msg: b.m, userID: t.userID, busiID: t.device.BusiID, lane: b.lane, started: true,
-			n: b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge), claim: b.claims[i]}
+			req: request(b.prep.Notification(t.device.Token, t.topic, t.style, results[i].Badge)), claim: b.claims[i]}
 		deliver := func() {
 			p.deliverSlot(ctx, sj)
 			set.add(ctx, sj)

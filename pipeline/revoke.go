@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"offpush/apns"
+	"offpush/dlq"
 	"offpush/event"
 	"offpush/presence"
 	"offpush/recipient"
@@ -37,7 +38,7 @@ func (p *Pipeline) revokeBatch(ctx context.Context, j *job, m *event.Message, pr
 	defer started()
 	rc, ok := p.store.(Recaller)
 	if !ok {
-		return p.deadLetter(ctx, j, nil, "", InvalidEvent, errNoRecall.Error(), 0)
+		return p.deadLetter(ctx, j, nil, "", dlq.InvalidEvent, errNoRecall.Error(), 0)
 	}
 	var claims []presence.Claim
 	var targets []target
@@ -77,7 +78,7 @@ func (p *Pipeline) revokeBatch(ctx context.Context, j *job, m *event.Message, pr
 			case presence.RevokeReplace:
 				t := targets[i]
 				jobs = append(jobs, &sendJob{job: j, msg: m, userID: t.userID, busiID: t.device.BusiID, lane: lane, started: true,
-					n: prep.Notification(t.device.Token, t.topic, render.Style{}, res[k].Badge)})
+					req: request(prep.Notification(t.device.Token, t.topic, render.Style{}, res[k].Badge))})
 				sent = append(sent, i)
 			case presence.RevokeBusy:
 				busy = append(busy, i)

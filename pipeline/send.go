@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"offpush/apns"
+	"offpush/dlq"
 	"offpush/event"
 	"offpush/presence"
 	"offpush/render"
@@ -22,7 +23,7 @@ type sendJob struct {
 	userID  string
 	busiID  int
 	lane    apns.Lane
-	n       render.Notification
+	req     apns.Request
 	started bool
 	claim   presence.Claim // the push's claim; a recall's replacement has none
 
@@ -74,10 +75,10 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	default:
 		outcome = OutcomeDeadLetter
 		f, msg := failureOf(res)
-		sj.deadLettered = p.deadLetter(ctx, sj.job, sj.msg, sj.userID, f, msg+" (token "+sj.n.Token+")", attempts)
+		sj.deadLettered = p.deadLetter(ctx, sj.job, sj.msg, sj.userID, f, msg+" (token "+sj.req.Token+")", attempts)
 		sj.finished = sj.deadLettered
 	}
-	if sj.finished && sj.n.PushType == render.PushTypeVoIP {
+	if sj.finished && sj.req.PushType == render.PushTypeVoIP {
 		p.metrics.voip.Add(ctx, 1, p.metrics.voipOpts[outcome])
 	}
 }
@@ -92,7 +93,7 @@ func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result,
 	bo := backoff.WithContext(backoff.WithMaxRetries(b, uint64(p.opts.MaxAttempts-1)), ctx)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		res := p.apns.Send(ctx, sj.busiID, &sj.n, sj.lane)
+		res := p.apns.Send(ctx, sj.busiID, &sj.req, sj.lane)
 		p.metrics.apnsRequest(ctx, res, time.Since(start))
 		if res.Class != apns.Retry && res.Class != apns.RefreshAuth {
 			return res, attempt
@@ -153,7 +154,7 @@ func (p *Pipeline) removeToken(ctx context.Context, sj *sendJob, res apns.Result
 	}
 	var removed presence.TokenRemoval
 	ok := p.infra(ctx, "remove dead token", func() (err error) {
-		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.n.Token, until)
+		removed, err = p.store.RemoveDeadToken(ctx, sj.userID, sj.req.Token, until)
 		return err
 	})
 	if ok {
@@ -164,7 +165,7 @@ func (p *Pipeline) removeToken(ctx context.Context, sj *sendJob, res apns.Result
 }
 
 // failureOf names the DLQ reason and error text of a final, unsuccessful APNs result.
-func failureOf(res apns.Result) (Failure, string) {
+func failureOf(res apns.Result) (dlq.Reason, string) {
 	msg := res.Reason
 	if res.Status != 0 {
 		msg = strconv.Itoa(res.Status) + " " + res.Reason
@@ -174,12 +175,18 @@ func failureOf(res apns.Result) (Failure, string) {
 	}
 	switch {
 	case res.Reason == apns.ReasonUnknownCertificate:
-		return UnknownCertificate, msg
+		return dlq.UnknownCertificate, msg
 	case res.Status == 413:
-		return PayloadTooLarge, msg
+		return dlq.PayloadTooLarge, msg
 	case res.Class == apns.Retry || res.Class == apns.RefreshAuth:
-		return RetryExhausted, msg
+		return dlq.RetryExhausted, msg
 	default:
-		return Rejected, msg
+		return dlq.Rejected, msg
 	}
+}
+
+// request is the APNs request of a rendered notification.
+func request(n render.Notification) apns.Request {
+	return apns.Request{ID: n.ID, Token: n.Token, Topic: n.Topic, PushType: n.PushType, Priority: n.Priority,
+		Expiration: n.Expiration, CollapseID: n.CollapseID, Payload: n.Payload}
 }

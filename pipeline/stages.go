@@ -8,7 +8,6 @@ import (
 
 	"offpush/apns"
 	"offpush/presence"
-	"offpush/render"
 )
 
 // Store is the pipeline's view of Redis: recipients' devices and settings, and the dedupe
@@ -26,11 +25,11 @@ type Store interface {
 	RemoveDeadToken(ctx context.Context, userID, token string, unregisteredAt time.Time) (presence.TokenRemoval, error)
 }
 
-// Sender sends one notification with the certificate of busiID and classifies the answer.
+// Sender sends one push with the certificate of busiID and classifies the answer.
 // The lane orders waiting sends: small events' pushes before large ones'. *apns.Pool
 // implements it.
 type Sender interface {
-	Send(ctx context.Context, busiID int, n *render.Notification, lane apns.Lane) apns.Result
+	Send(ctx context.Context, busiID int, req *apns.Request, lane apns.Lane) apns.Result
 }
 
 // deadLetterWriter writes dead-letter records; a *kafka.Writer in production.

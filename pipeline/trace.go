@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"offpush/dlq"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
@@ -13,7 +14,7 @@ import (
 // headerCarrier lets the W3C propagator read the trace context of a Kafka record's headers.
 type headerCarrier []kafka.Header
 
-func (c headerCarrier) Get(key string) string { return header(c, key) }
+func (c headerCarrier) Get(key string) string { return dlq.Header(c, key) }
 
 func (c headerCarrier) Set(string, string) {} // extraction only
 

@@ -2,14 +2,13 @@ package pipeline_test
 
 import (
 	"context"
+	"offpush/dlq"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
-	"offpush/pipeline"
 )
 
 // TestTracePropagation: the producer's traceparent is the parent of the event's span, the
@@ -31,8 +30,8 @@ func TestTracePropagation(t *testing.T) {
 		kafka.Message{Value: []byte(c2c("tr1", "bob", "hi")), Headers: hdr},
 		kafka.Message{Value: []byte(c2c("tr2", "hank", "hi")), Headers: hdr}))
 	e.waitDeliveries(1)
-	if h := headers(e.dlqRecords(1)[0]); h[pipeline.HeaderTraceparent] != parent {
-		t.Errorf("DLQ traceparent = %q, want %q", h[pipeline.HeaderTraceparent], parent)
+	if h := headers(e.dlqRecords(1)[0]); h[dlq.HeaderTraceparent] != parent {
+		t.Errorf("DLQ traceparent = %q, want %q", h[dlq.HeaderTraceparent], parent)
 	}
 	want := map[string]bool{"offpush.event": false, "presence.lookup": false, "render.decide": false, "presence.claim": false, "apns.send": false}
 	eventually(t, "spans of both events", func() bool {

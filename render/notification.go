@@ -6,8 +6,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Notification is one APNs request as offpush sends it: the provider API headers and the exact
-// payload bytes. The apns package turns it into an HTTP/2 request without re-encoding.
+// Notification is one rendered push: the provider API headers and the exact payload bytes.
+// The pipeline hands it to the apns package as an apns.Request, field for field.
 type Notification struct {
 	ID         string    // apns-id: APNsID(message id, Token)
 	Token      string    // device token, the :path is /3/device/{Token}

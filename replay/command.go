@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"offpush/config"
+	"offpush/dlq"
 	"offpush/kafkaconn"
-	"offpush/pipeline"
 )
 
 // Command is `offpush replay`. Kafka settings (brokers, topics, TLS, SASL) come from
@@ -123,7 +123,7 @@ func (f cmdFlags) kafka(o *Options) error {
 // reasonNames are the offpush-reason values the pipeline writes.
 func reasonNames() []string {
 	var out []string
-	for _, f := range pipeline.Failures() {
+	for _, f := range dlq.Reasons() {
 		out = append(out, f.String())
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"offpush/apns"
 	"offpush/apnssim"
 	"offpush/certgen"
+	"offpush/dlq"
 	"offpush/embedkafka"
 	"offpush/internal/testenv"
 	"offpush/pipeline"
@@ -34,7 +35,7 @@ func TestOutageDeadLetterReplayedOnce(t *testing.T) {
 	s.publish(`{"id":"m-outage","chatType":"c2c","sender":{"userId":"alice","nickname":"Alice"},` +
 		`"recipients":["bob"],"elems":[{"type":"text","text":"are you there?"}]}`)
 	recs := s.dlqRecords(1)
-	if r := headers(recs[0]); r[pipeline.HeaderReason] != "apns_retry_exhausted" {
+	if r := headers(recs[0]); r[dlq.HeaderReason] != "apns_retry_exhausted" {
 		t.Fatalf("DLQ record headers %v", r)
 	}
 	s.eventually("the event committed", func() bool { return s.committed() == 1 })
@@ -75,7 +76,7 @@ func TestOutageDeadLetterReplayedOnce(t *testing.T) {
 		t.Errorf("%d deliveries after a duplicate replay, want still 1", n)
 	}
 	for i, m := range all(t, s.k, s.topic)[1:] {
-		if h := headers(m); h[pipeline.HeaderReplays] != "1" {
+		if h := headers(m); h[dlq.HeaderReplays] != "1" {
 			t.Errorf("replay %d has headers %v, want offpush-replays 1", i+1, h)
 		}
 	}

@@ -4,60 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"offpush/kafkaconn"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
-// transport carries the dialer's TLS and SASL settings to kafka.Client and kafka.Writer; nil
-// means kafka-go's default.
-func transport(d *kafka.Dialer) kafka.RoundTripper {
-	if d == nil {
-		return nil
-	}
-	return &kafka.Transport{TLS: d.TLS, SASL: d.SASLMechanism}
-}
+// conn is how the run reaches Kafka.
+func (o Options) conn() kafkaconn.Conn { return kafkaconn.Conn{Brokers: o.Brokers, Dialer: o.Dialer} }
 
 // newReader reads the DLQ as a member of the replay group. Offsets are committed by the run,
 // synchronously, after each batch is acknowledged. Kafka errors (retried by the reader) go to
 // note.
 func newReader(o Options, note func(string)) *kafka.Reader {
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           o.Brokers,
-		GroupID:           o.GroupID,
-		Topic:             o.DLQTopic,
-		Dialer:            o.Dialer,
-		MinBytes:          1,
-		MaxBytes:          16 << 20,
-		MaxWait:           250 * time.Millisecond,
-		QueueCapacity:     batchSize,
-		SessionTimeout:    10 * time.Second,
-		HeartbeatInterval: 2 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		JoinGroupBackoff:  time.Second,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    time.Second,
-		StartOffset:       kafka.FirstOffset,
-		CommitInterval:    0,
-		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			note("kafka: " + fmt.Sprintf(format, args...))
-		}),
-	})
+	return o.conn().GroupReader(o.DLQTopic, o.GroupID, 10*time.Second, batchSize, func(detail string) { note("kafka: " + detail) })
 }
 
 // newWriter publishes replays with acks=all, keyed like the originals so that a conversation's
 // events stay on one partition.
 func newWriter(o Options) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(o.Brokers...),
-		Topic:        o.Topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    batchSize,
-		BatchTimeout: 5 * time.Millisecond,
-		MaxAttempts:  5,
-		Transport:    transport(o.Dialer),
-	}
+	w := o.conn().Writer(o.Topic)
+	w.BatchSize = batchSize
+	return w
 }
 
 // errIdle is next's answer when no record came within the idle time.

@@ -38,7 +38,7 @@ func (o offsets) String() string {
 func loadPlan(ctx context.Context, o Options) (*plan, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second, Transport: transport(o.Dialer)}
+	c := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second, Transport: o.conn().Transport()}
 	parts, err := partitions(ctx, c, o.DLQTopic)
 	if err != nil {
 		return nil, err

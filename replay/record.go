@@ -5,39 +5,25 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/dlq"
 	"offpush/event"
-	"offpush/pipeline"
 )
 
-// invalidEvent is the offpush-reason of events that failed event.Decode (pipeline.InvalidEvent).
-var invalidEvent = pipeline.InvalidEvent.String()
+// invalidEvent is the offpush-reason of events that failed event.Decode.
+var invalidEvent = dlq.InvalidEvent.String()
 
-// record is a DLQ record with its headers read.
+// record is a dead-letter record with its headers read and its value decoded.
 type record struct {
-	msg      kafka.Message
-	reason   string
-	errText  string
-	failedAt time.Time // offpush-failed-at, else the record timestamp
-	replays  int
-	ev       *event.Message // nil when the value is not a valid event
+	dlq.Record
+	ev *event.Message // nil when the value is not a valid event
 }
 
 func parse(m kafka.Message) record {
-	r := record{
-		msg:      m,
-		reason:   header(m.Headers, pipeline.HeaderReason),
-		errText:  header(m.Headers, pipeline.HeaderError),
-		failedAt: m.Time,
-		replays:  pipeline.Replays(m.Headers),
-	}
-	if t, err := time.Parse(time.RFC3339Nano, header(m.Headers, pipeline.HeaderFailedAt)); err == nil {
-		r.failedAt = t
-	}
+	r := record{Record: dlq.Parse(m)}
 	r.ev, _ = event.Decode(m.Value)
 	return r
 }
@@ -48,15 +34,6 @@ func (r record) user() string {
 		return ""
 	}
 	return r.ev.Recipients[0]
-}
-
-func header(hs []kafka.Header, key string) string {
-	for _, h := range hs {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // verdict is what a run does with a record.
@@ -104,34 +81,24 @@ func newFilter(o Options) filter {
 // classify applies the filters in the order of the package comment.
 func (f filter) classify(r record) verdict {
 	switch {
-	case r.reason == "":
+	case r.Reason == "":
 		return invalid
-	case len(f.reasons) == 0 && r.reason == invalidEvent:
+	case len(f.reasons) == 0 && r.Reason == invalidEvent:
 		return refused
-	case len(f.reasons) > 0 && !slices.Contains(f.reasons, r.reason):
+	case len(f.reasons) > 0 && !slices.Contains(f.reasons, r.Reason):
 		return filtered
-	case !f.since.IsZero() && r.failedAt.Before(f.since):
+	case !f.since.IsZero() && r.FailedAt.Before(f.since):
 		return filtered
-	case !f.until.IsZero() && !r.failedAt.Before(f.until):
+	case !f.until.IsZero() && !r.FailedAt.Before(f.until):
 		return filtered
-	case f.maxAge > 0 && r.failedAt.Before(f.now().Add(-f.maxAge)):
+	case f.maxAge > 0 && r.FailedAt.Before(f.now().Add(-f.maxAge)):
 		return tooOld
-	case r.ev == nil && r.reason != invalidEvent:
+	case r.ev == nil && r.Reason != invalidEvent:
 		return invalid
 	case len(f.users) > 0 && !slices.Contains(f.users, r.user()):
 		return filtered
 	}
 	return replay
-}
-
-// republished is the event r holds as the events topic gets it back: same key and value,
-// offpush-replays incremented, the traceparent kept and no other header.
-func republished(r record) kafka.Message {
-	h := []kafka.Header{{Key: pipeline.HeaderReplays, Value: []byte(strconv.Itoa(r.replays + 1))}}
-	if tp := header(r.msg.Headers, pipeline.HeaderTraceparent); tp != "" {
-		h = append(h, kafka.Header{Key: pipeline.HeaderTraceparent, Value: []byte(tp)})
-	}
-	return kafka.Message{Key: r.msg.Key, Value: r.msg.Value, Headers: h}
 }
 
 // dryLine is the JSON line --dry-run prints for a record it would replay. Replays is the
@@ -150,16 +117,16 @@ type dryLine struct {
 
 // printDry writes the dry-run line of r to w.
 func printDry(w io.Writer, r record) error {
-	ev := json.RawMessage(r.msg.Value)
+	ev := json.RawMessage(r.Msg.Value)
 	if !json.Valid(ev) {
-		ev, _ = json.Marshal(string(r.msg.Value)) // a string never fails to encode
+		ev, _ = json.Marshal(string(r.Msg.Value)) // a string never fails to encode
 	}
 	b, err := json.Marshal(dryLine{
-		Offset: r.msg.Offset, Partition: r.msg.Partition, Reason: r.reason, Error: r.errText,
-		User: r.user(), FailedAt: r.failedAt, Replays: r.replays, Event: ev,
+		Offset: r.Msg.Offset, Partition: r.Msg.Partition, Reason: r.Reason, Error: r.Error,
+		User: r.user(), FailedAt: r.FailedAt, Replays: r.Replays, Event: ev,
 	})
 	if err != nil {
-		return fmt.Errorf("encode dry-run line of offset %d/%d: %w", r.msg.Partition, r.msg.Offset, err)
+		return fmt.Errorf("encode dry-run line of offset %d/%d: %w", r.Msg.Partition, r.Msg.Offset, err)
 	}
 	if _, err := w.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("write dry-run line: %w", err)

@@ -231,7 +231,7 @@ func (r *run) handle(ctx context.Context, batch []kafka.Message, pl *plan, rd *k
 			}
 			continue
 		}
-		out = append(out, republished(rec))
+		out = append(out, rec.Republished())
 	}
 	if err := r.publish(ctx, w, out); err != nil {
 		return err

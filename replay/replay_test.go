@@ -15,8 +15,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"offpush/dlq"
 	"offpush/embedkafka"
-	"offpush/pipeline"
 	"offpush/replay"
 )
 
@@ -41,19 +41,19 @@ func (d dead) msg() kafka.Message {
 			`"recipients":["` + d.user + `"],"elems":[{"type":"text","text":"hi ` + d.id + `"}]}`
 	}
 	h := []kafka.Header{
-		{Key: pipeline.HeaderError, Value: []byte("apns: 503 ServiceUnavailable")},
-		{Key: pipeline.HeaderAttempts, Value: []byte("4")},
-		{Key: pipeline.HeaderSource, Value: []byte("im.messages/0/7")},
-		{Key: pipeline.HeaderReplays, Value: []byte(strconv.Itoa(d.replays))},
+		{Key: dlq.HeaderError, Value: []byte("apns: 503 ServiceUnavailable")},
+		{Key: dlq.HeaderAttempts, Value: []byte("4")},
+		{Key: dlq.HeaderSource, Value: []byte("im.messages/0/7")},
+		{Key: dlq.HeaderReplays, Value: []byte(strconv.Itoa(d.replays))},
 	}
 	if d.reason != "" {
-		h = append(h, kafka.Header{Key: pipeline.HeaderReason, Value: []byte(d.reason)})
+		h = append(h, kafka.Header{Key: dlq.HeaderReason, Value: []byte(d.reason)})
 	}
 	if !d.failedAt.IsZero() {
-		h = append(h, kafka.Header{Key: pipeline.HeaderFailedAt, Value: []byte(d.failedAt.Format(time.RFC3339Nano))})
+		h = append(h, kafka.Header{Key: dlq.HeaderFailedAt, Value: []byte(d.failedAt.Format(time.RFC3339Nano))})
 	}
 	if d.tp != "" {
-		h = append(h, kafka.Header{Key: pipeline.HeaderTraceparent, Value: []byte(d.tp)})
+		h = append(h, kafka.Header{Key: dlq.HeaderTraceparent, Value: []byte(d.tp)})
 	}
 	ts := d.ts
 	if ts.IsZero() {
@@ -210,9 +210,9 @@ func (e *kenv) checkReplayed(got []kafka.Message, ids ...string) {
 		if !bytes.Equal(m.Key, src.Key) || !bytes.Equal(m.Value, src.Value) {
 			e.t.Errorf("replay of %q: key %q value %q, want %q %q", id, m.Key, m.Value, src.Key, src.Value)
 		}
-		want := map[string]string{pipeline.HeaderReplays: strconv.Itoa(pipeline.Replays(src.Headers) + 1)}
-		if tp := headers(src)[pipeline.HeaderTraceparent]; tp != "" {
-			want[pipeline.HeaderTraceparent] = tp
+		want := map[string]string{dlq.HeaderReplays: strconv.Itoa(dlq.Replays(src.Headers) + 1)}
+		if tp := headers(src)[dlq.HeaderTraceparent]; tp != "" {
+			want[dlq.HeaderTraceparent] = tp
 		}
 		if h := headers(m); !maps.Equal(h, want) || len(m.Headers) != len(want) {
 			e.t.Errorf("replay of %q has headers %v, want %v", id, h, want)
