@@ -30,6 +30,10 @@ type Certificate struct {
 	KeyID   string
 	TeamID  string
 
+	// VoIP marks a certificate-auth VoIP Services certificate: it sends PushKit pushes only.
+	// A token-auth key sends both kinds; any other TLS certificate, alerts only.
+	VoIP bool
+
 	NotAfter time.Time // informational: APNs, not the pool, refuses an expired certificate
 }
 
@@ -93,9 +97,50 @@ func (o Options) validate() error {
 	return nil
 }
 
-// Pool sends notifications with the certificate of their busiId. It is safe for concurrent use.
+// Pool is the registry of the configured certificates by busiId: it answers whether one is
+// configured, its topic and the kinds of push it sends, and sends with it. It is safe for
+// concurrent use.
 type Pool struct {
 	senders map[int]*sender
+}
+
+// Kinds are the kinds of push a certificate sends, as a bit set.
+type Kinds uint8
+
+// Push kinds.
+const (
+	Alerts Kinds = 1 << iota // ordinary notifications
+	VoIP                     // PushKit call pushes
+)
+
+// Kinds is what c sends: both kinds with token auth, VoIP pushes only with a VoIP Services
+// certificate, alerts only with any other TLS certificate.
+func (c *Certificate) Kinds() Kinds {
+	switch {
+	case c.AuthKey != nil:
+		return Alerts | VoIP
+	case c.VoIP:
+		return VoIP
+	}
+	return Alerts
+}
+
+// Known reports whether busiID is a configured certificate.
+func (p *Pool) Known(busiID int) bool { return p.senders[busiID] != nil }
+
+// Topic is the apns-topic (the app's bundle id) of busiID's certificate; false when busiID is
+// not configured.
+func (p *Pool) Topic(busiID int) (string, bool) {
+	if s := p.senders[busiID]; s != nil {
+		return s.cert.Topic, true
+	}
+	return "", false
+}
+
+// Sends reports whether busiID's certificate is configured and sends pushes of kind k.
+func (p *Pool) Sends(busiID int, k Kinds) bool {
+	s := p.senders[busiID]
+	return s != nil && s.cert.Kinds()&k != 0
 }
 
 // NewPool builds the clients of every certificate. It does not connect: connections open on

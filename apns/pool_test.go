@@ -343,3 +343,31 @@ func testNewPoolErrors(t *testing.T, transport string) {
 		t.Errorf("NewPool with an unknown transport: %v", err)
 	}
 }
+
+// TestPoolRegistry: the pool answers, by busiId, whether a certificate is configured, its
+// topic and the kinds it sends (token auth both, a VoIP Services certificate VoIP only, any
+// other TLS certificate alerts only).
+func TestPoolRegistry(t *testing.T) {
+	f := newFixture(t, TransportH2)
+	voipCert := f.certs[0]
+	voipCert.ID, voipCert.Topic, voipCert.VoIP = 2390, "com.example.im.voip", true
+	f.certs = append(f.certs, voipCert)
+	p := f.pool(t, Options{})
+	for _, c := range []struct {
+		id           int
+		topic        string
+		known        bool
+		alerts, voip bool
+	}{
+		{certID, certTopic, true, true, false},
+		{tokenID, tokenTopic, true, true, true},
+		{2390, "com.example.im.voip", true, false, true},
+		{9999, "", false, false, false},
+	} {
+		topic, ok := p.Topic(c.id)
+		if topic != c.topic || ok != c.known || p.Known(c.id) != c.known || p.Sends(c.id, Alerts) != c.alerts || p.Sends(c.id, VoIP) != c.voip {
+			t.Errorf("busiId %d: Topic %q %v, Known %v, Sends alerts %v voip %v; want %q %v, alerts %v voip %v",
+				c.id, topic, ok, p.Known(c.id), p.Sends(c.id, Alerts), p.Sends(c.id, VoIP), c.topic, c.known, c.alerts, c.voip)
+		}
+	}
+}

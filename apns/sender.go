@@ -39,6 +39,7 @@ const (
 // use, requests wait, and the streams of all connections are fewer than InFlight, a
 // connection is added, up to Options.MaxConnections.
 type sender struct {
+	cert     Certificate // what it sends with (Pool answers its topic and kinds)
 	conns    atomic.Pointer[[]*conn]
 	growMu   sync.Mutex // serializes adding connections
 	newConn  func() *conn
@@ -65,7 +66,7 @@ const adaptEvery = 64
 // newSender builds the clients of c; tok is the provider token of its key (nil for
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
-	s := &sender{slots: NewSlots(o.InFlight), token: tok, timeout: o.Timeout,
+	s := &sender{cert: c, slots: NewSlots(o.InFlight), token: tok, timeout: o.Timeout,
 		maxConns: o.MaxConnections, inFlight: o.InFlight, share: max(1, o.InFlight/o.Connections)}
 	host := o.Host
 	if host == "" {

@@ -89,12 +89,8 @@ type server struct {
 
 // listen opens the state API (api.addr) and the ops endpoints (ops.addr), in that order.
 func listen(cfg config.Config, w *Worker, tel *Telemetry, log *slog.Logger) ([]server, error) {
-	known := map[int]bool{}
-	for _, c := range cfg.APNs.Certificates {
-		known[c.ID] = true
-	}
 	api, err := stateapi.New(w.Store, stateapi.Options{
-		Tokens: cfg.API.Tokens, Certificates: func(id int) bool { return known[id] },
+		Tokens: cfg.API.Tokens, Certificates: w.APNs.Known,
 		MaxBodyBytes: cfg.API.MaxBodyBytes, Logger: log, Meter: tel.Meter,
 	})
 	if err != nil {

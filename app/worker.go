@@ -76,7 +76,7 @@ func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err
 		return err
 	}
 	w.Store = presence.New(w.Redis, presenceOptions(cfg))
-	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, w.Certs, deps), w.Store, w.APNs)
+	w.Pipeline, err = pipeline.New(pipelineOptions(cfg, dialer, deps), w.Store, w.APNs)
 	return err
 }
 
@@ -100,21 +100,7 @@ func (w *Worker) Close() {
 	}
 }
 
-func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certificate, deps Deps) pipeline.Options {
-	topics := make(map[int]string, len(certs))
-	kinds := make(map[int]pipeline.CertKinds, len(certs))
-	for _, c := range certs {
-		topics[c.ID] = c.Topic
-		kinds[c.ID] = pipeline.Alerts
-	}
-	for _, c := range cfg.APNs.Certificates {
-		switch {
-		case c.TokenAuth():
-			kinds[c.ID] = pipeline.Alerts | pipeline.VoIP
-		case c.VoIP:
-			kinds[c.ID] = pipeline.VoIP
-		}
-	}
+func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, deps Deps) pipeline.Options {
 	return pipeline.Options{
 		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, DLQTopic: cfg.Kafka.DLQTopic, GroupID: cfg.Kafka.GroupID,
 		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, CommitInterval: cfg.Kafka.CommitInterval,
@@ -124,8 +110,8 @@ func pipelineOptions(cfg config.Config, dialer *kafka.Dialer, certs []apns.Certi
 		MaxPushes: cfg.Pipeline.MaxPushes, MaxRecipients: cfg.Pipeline.MaxRecipients,
 		Expiry: cfg.Pipeline.Expiry, MaxAttempts: cfg.APNs.MaxAttempts, MaxElapsed: cfg.APNs.MaxElapsed,
 		Texts:         render.Options{PreviewName: cfg.Render.PreviewName, PreviewNone: cfg.Render.PreviewNone, Recalled: cfg.Render.Recalled, LocKeys: cfg.Render.LocKeys},
-		ShutdownGrace: cfg.Pipeline.ShutdownGrace, Topics: topics, Kinds: kinds,
-		Logger: deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
+		ShutdownGrace: cfg.Pipeline.ShutdownGrace,
+		Logger:        deps.Logger, Meter: deps.Meter, Tracer: deps.Tracer,
 	}
 }
 
@@ -360,7 +346,7 @@ func checkTopics(ctx context.Context, d *kafka.Dialer, c config.Kafka) error {
 func loadCertificates(certs []config.Certificate) ([]apns.Certificate, error) {
 	out := make([]apns.Certificate, 0, len(certs))
 	for _, c := range certs {
-		ac := apns.Certificate{ID: c.ID, Topic: c.BundleID, Production: c.Production(), KeyID: c.KeyID, TeamID: c.TeamID}
+		ac := apns.Certificate{ID: c.ID, Topic: c.BundleID, Production: c.Production(), KeyID: c.KeyID, TeamID: c.TeamID, VoIP: c.VoIP}
 		if c.TokenAuth() {
 			key, err := c.LoadAuthKey()
 			if err != nil {

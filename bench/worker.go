@@ -99,7 +99,6 @@ func (e *env) pipelineOptions(reader sdkmetric.Reader) pipeline.Options {
 	}
 	return pipeline.Options{
 		Brokers: e.brokers, Topic: e.topic, DLQTopic: e.dlq, GroupID: e.group,
-		Topics: map[int]string{busiID: topic},
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 		Meter:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 	}

@@ -23,10 +23,9 @@ import (
 // its own.
 func TestDecideMatchesRender(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
-	o := Options{Brokers: []string{"unused"}, Topics: map[int]string{1: "com.example.im", 2: "com.example.im.enterprise"},
-		Kinds: map[int]CertKinds{1: Alerts | VoIP, 2: Alerts | VoIP}, Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
+	o := Options{Brokers: []string{"unused"}, Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
 	o.setDefaults()
-	p, err := newPipeline(o, &fakeStore{badges: map[string]int64{}}, nil, noDLQ{})
+	p, err := newPipeline(o, &fakeStore{badges: map[string]int64{}}, senderFunc(nil), noDLQ{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +99,7 @@ func TestDecideMatchesRender(t *testing.T) {
 			}
 			for j := range r.Devices {
 				d := &r.Devices[j]
-				n, skip := render.Render(m, r.UserID, &r.Settings, d, o.Topics[d.BusiID], ro, now)
+				n, skip := render.Render(m, r.UserID, &r.Settings, d, testTopics[d.BusiID], ro, now)
 				kinds[skip]++
 				if skip == render.OtherKind {
 					continue // not a target: nobody counts it

@@ -34,16 +34,15 @@ import (
 // APNs simulator over HTTP/2 TLS, and the certificates of `offpush dev` (2382 cert auth, 2516
 // token auth).
 type env struct {
-	t      *testing.T
-	kafka  *embedkafka.Cluster
-	topic  string
-	dlq    string
-	group  string
-	rdb    redis.UniversalClient
-	store  *presence.Store
-	sim    *apnssim.Server
-	pool   *apns.Pool
-	topics map[int]string
+	t     *testing.T
+	kafka *embedkafka.Cluster
+	topic string
+	dlq   string
+	group string
+	rdb   redis.UniversalClient
+	store *presence.Store
+	sim   *apnssim.Server
+	pool  *apns.Pool
 }
 
 func newEnv(t *testing.T, partitions int) *env {
@@ -84,7 +83,6 @@ func newEnv(t *testing.T, partitions int) *env {
 		{ID: 2382, Topic: "com.example.im", Production: true, TLS: &tc},
 		{ID: 2516, Topic: "com.example.im.enterprise", AuthKey: p8, KeyID: "KEY1", TeamID: "TEAM1"},
 	}
-	e.topics = map[int]string{2382: "com.example.im", 2516: "com.example.im.enterprise"}
 	e.pool, err = apns.NewPool(certs, apns.Options{Host: e.sim.URL(), RootCAs: e.sim.CertPool(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +151,6 @@ func (e *env) opts() pipeline.Options {
 		SessionTimeout: 6 * time.Second, CommitInterval: 100 * time.Millisecond,
 		BatchSize: 100, MaxAttempts: 4,
 		InitialBackoff: 20 * time.Millisecond, MaxElapsed: 3 * time.Second, ShutdownGrace: 10 * time.Second,
-		Topics: e.topics,
 		Logger: slog.New(slog.NewTextHandler(tlogWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }

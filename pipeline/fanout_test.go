@@ -65,6 +65,13 @@ func (f senderFunc) Send(ctx context.Context, busiID int, n *apns.Request, lane 
 	return f(ctx, busiID, n, lane)
 }
 
+// testTopics are the certificates a senderFunc has, by busiId; each sends both kinds.
+var testTopics = map[int]string{1: "com.example.im", 2: "com.example.im.enterprise"}
+
+func (senderFunc) Topic(busiID int) (string, bool) { t, ok := testTopics[busiID]; return t, ok }
+
+func (senderFunc) Sends(busiID int, _ apns.Kinds) bool { _, ok := testTopics[busiID]; return ok }
+
 type noDLQ struct{}
 
 func (noDLQ) WriteMessages(context.Context, ...kafka.Message) error { return nil }
@@ -80,7 +87,6 @@ type harness struct {
 func newHarness(t *testing.T, o Options, send senderFunc) *harness {
 	t.Helper()
 	o.Brokers = []string{"unused"}
-	o.Topics = map[int]string{1: "com.example.im"}
 	o.setDefaults()
 	store := &fakeStore{badges: map[string]int64{}}
 	p, err := newPipeline(o, store, send, noDLQ{})

@@ -37,7 +37,6 @@ func (s *memberStore) MembersPage(_ context.Context, group, version, after strin
 func newMemberHarness(t *testing.T, o Options, members map[string][]string, send senderFunc) (*harness, *memberStore) {
 	t.Helper()
 	o.Brokers = []string{"unused"}
-	o.Topics = map[int]string{1: "com.example.im"}
 	o.setDefaults()
 	ms := &memberStore{fakeStore: &fakeStore{badges: map[string]int64{}}, members: members}
 	p, err := newPipeline(o, ms, send, noDLQ{})

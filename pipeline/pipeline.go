@@ -62,34 +62,11 @@ type Options struct {
 	MaxElapsed     time.Duration // retry budget per push, default 30s
 	InitialBackoff time.Duration // first retry delay, default 100ms
 	ShutdownGrace  time.Duration // drain limit after the fetch loop stops, default 25s
-	// Topics maps certificate id (busiId) to its bundle id, the apns-topic.
-	Topics map[int]string
-	// Kinds maps busiId to the kinds of push its certificate sends; absent is Alerts only
-	// (a certificate-auth APNs certificate). A token-auth key sends both; a certificate-auth
-	// VoIP Services certificate only VoIP pushes.
-	Kinds map[int]CertKinds
 
 	Logger *slog.Logger
 	Meter  metric.MeterProvider
 	Tracer trace.TracerProvider // spans per event, lookup, claim and APNs send; nil = none
 	Now    func() time.Time
-}
-
-// CertKinds are the kinds of push a certificate sends, as a bit set.
-type CertKinds uint8
-
-// Push kinds of CertKinds.
-const (
-	Alerts CertKinds = 1 << iota // ordinary notifications
-	VoIP                         // PushKit call pushes
-)
-
-// kinds is what the certificate busiID sends.
-func (o *Options) kinds(busiID int) CertKinds {
-	if k, ok := o.Kinds[busiID]; ok {
-		return k
-	}
-	return Alerts
 }
 
 func (o *Options) setDefaults() {

@@ -228,14 +228,14 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 				p.metrics.skipped(ctx, s, 1)
 				continue
 			}
-			topic, ok := p.opts.Topics[d.BusiID]
+			topic, ok := p.apns.Topic(d.BusiID)
 			if !ok {
 				if !p.deadLetter(ctx, j, m, r.UserID, dlq.UnknownCertificate, "no certificate with busiId "+strconv.Itoa(d.BusiID)+" for token "+d.Token, 0) {
 					return nil, false
 				}
 				continue
 			}
-			if need := kindOf(prep); p.opts.kinds(d.BusiID)&need == 0 {
+			if need := kindOf(prep); !p.apns.Sends(d.BusiID, need) {
 				if !p.deadLetter(ctx, j, m, r.UserID, dlq.UnknownCertificate, cannotSend(d.BusiID, need)+" (token "+d.Token+")", 0) {
 					return nil, false
 				}
@@ -248,16 +248,16 @@ func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *r
 }
 
 // kindOf is the kind of push prep makes.
-func kindOf(prep *render.Prepared) CertKinds {
+func kindOf(prep *render.Prepared) apns.Kinds {
 	if prep.VoIP() {
-		return VoIP
+		return apns.VoIP
 	}
-	return Alerts
+	return apns.Alerts
 }
 
 // cannotSend is the dead-letter text of a push its device's certificate cannot send.
-func cannotSend(busiID int, need CertKinds) string {
-	if need == VoIP {
+func cannotSend(busiID int, need apns.Kinds) string {
+	if need == apns.VoIP {
 		return "certificate " + strconv.Itoa(busiID) + " cannot send VoIP pushes: certificate auth needs a VoIP Services certificate (apns.certificates[].voip) or a token-auth key"
 	}
 	return "certificate " + strconv.Itoa(busiID) + " is a VoIP Services certificate: it sends VoIP pushes only"

@@ -49,8 +49,8 @@ func (p *Pipeline) revokeBatch(ctx context.Context, j *job, m *event.Message, pr
 		}
 		seen[r.UserID] = true
 		for _, d := range r.Devices {
-			topic, ok := p.opts.Topics[d.BusiID]
-			if d.Kind == recipient.KindVoIP || !ok || p.opts.kinds(d.BusiID)&Alerts == 0 {
+			topic, ok := p.apns.Topic(d.BusiID)
+			if d.Kind == recipient.KindVoIP || !ok || !p.apns.Sends(d.BusiID, apns.Alerts) {
 				continue // the original never went to it
 			}
 			claims = append(claims, presence.Claim{UserID: r.UserID, MsgID: m.Revokes, Token: d.Token, SentAt: m.SentAt})

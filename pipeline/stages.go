@@ -30,6 +30,10 @@ type Store interface {
 // implements it.
 type Sender interface {
 	Send(ctx context.Context, busiID int, req *apns.Request, lane apns.Lane) apns.Result
+	// Topic is the apns-topic of busiID's certificate; false when it is not configured.
+	Topic(busiID int) (string, bool)
+	// Sends reports whether busiID's certificate sends pushes of kind k.
+	Sends(busiID int, k apns.Kinds) bool
 }
 
 // deadLetterWriter writes dead-letter records; a *kafka.Writer in production.

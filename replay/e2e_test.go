@@ -141,7 +141,6 @@ func (s *system) start() {
 		SessionTimeout: 6 * time.Second, CommitInterval: 50 * time.Millisecond,
 		MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond,
 		MaxElapsed: 2 * time.Second, ShutdownGrace: 5 * time.Second,
-		Topics: map[int]string{2382: "com.example.im"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, s.store, s.pool)
 	if err != nil {
