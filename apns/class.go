@@ -46,13 +46,10 @@ const ReasonUnknownCertificate = "unknown_certificate"
 // ErrUnknownCertificate is the Result.Err of a notification whose busiId has no certificate.
 var ErrUnknownCertificate = errors.New("apns: unknown certificate")
 
-// Classify maps one APNs answer to a Class. A non-nil err (network failure, timeout, cancelled
-// context: the caller checks its own ctx) means no answer and is Retry. Status and reason come
-// from APNs (apns2.Response.StatusCode and Reason).
-func Classify(status int, reason string, err error) Class {
-	if err != nil {
-		return Retry
-	}
+// Classify maps one APNs answer to a Class: the HTTP status and reason APNs gave
+// (apns2.Response.StatusCode and Reason). A request without an answer (network failure,
+// timeout) is Retry; the sender classifies it so without asking Classify.
+func Classify(status int, reason string) Class {
 	switch reason {
 	case apns2.ReasonBadDeviceToken, apns2.ReasonDeviceTokenNotForTopic:
 		return TokenDead

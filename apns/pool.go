@@ -61,11 +61,12 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultConnections = 2
-	DefaultInFlight    = 4000 // MaxConnections' default × the 1000 streams APNs allows on each
-	DefaultTimeout     = 10 * time.Second
-	// DefaultTransport is apns/h2: in offpush bench it costs the worker about half the CPU per
-	// push of net/http's HTTP/2 client (24 µs vs 46 µs on 2 cores).
+	DefaultConnections    = 2
+	DefaultMaxConnections = 4    // or Connections when that is more
+	DefaultInFlight       = 4000 // DefaultMaxConnections × the 1000 streams APNs allows on each
+	DefaultTimeout        = 10 * time.Second
+	// DefaultTransport is apns/h2, which costs the worker less CPU per push than net/http's
+	// HTTP/2 client (offpush bench --transport compares them).
 	DefaultTransport = TransportH2
 )
 
@@ -74,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.Connections = DefaultConnections
 	}
 	if o.MaxConnections <= 0 {
-		o.MaxConnections = max(4, o.Connections)
+		o.MaxConnections = max(DefaultMaxConnections, o.Connections)
 	}
 	o.MaxConnections = max(o.MaxConnections, o.Connections)
 	if o.InFlight <= 0 {

@@ -219,7 +219,7 @@ func (s *sender) push(ctx context.Context, n *Request) Result {
 	}
 	r.Status, r.Reason, r.ApnsID = resp.StatusCode, resp.Reason, resp.ApnsID
 	r.Timestamp = resp.Timestamp.Time
-	r.Class = Classify(r.Status, r.Reason, nil)
+	r.Class = Classify(r.Status, r.Reason)
 	if r.Class == Retry {
 		r.RetryAfter = retryAfter(r.Status, *hint)
 	}

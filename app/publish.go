@@ -40,7 +40,7 @@ func Publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	dialer, err := kafkaconn.Dialer(f.kafka)
+	dialer, err := f.kafka.Dialer()
 	if err != nil {
 		return err
 	}

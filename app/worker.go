@@ -62,7 +62,7 @@ func (w *Worker) connect(ctx context.Context, cfg config.Config, deps Deps) (err
 	if err := ping(ctx, w.Redis, cfg.Redis.Addrs); err != nil {
 		return err
 	}
-	dialer, err := kafkaconn.Dialer(cfg.Kafka)
+	dialer, err := cfg.Kafka.Dialer()
 	if err != nil {
 		return err
 	}

@@ -8,14 +8,17 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"offpush/dlq"
 	"offpush/embedkafka"
+	"offpush/event"
+	"offpush/pipeline"
 )
 
 // Topic names and partition counts of the harness's Kafka.
 const (
-	EventsTopic     = "im.messages"
-	DLQTopic        = "im.push.dlq"
-	WorkerGroup     = "offpush"
+	EventsTopic     = event.DefaultTopic
+	DLQTopic        = dlq.DefaultTopic
+	WorkerGroup     = pipeline.DefaultGroupID
 	EventPartitions = 6
 )
 

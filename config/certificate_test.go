@@ -275,17 +275,8 @@ func TestLoadAuthKeyErrors(t *testing.T) {
 	}
 }
 
-func TestHostFor(t *testing.T) {
+func TestProduction(t *testing.T) {
 	prod, dev := Certificate{Environment: Production}, Certificate{Environment: Development}
-	if got := (APNs{}).HostFor(prod); got != ProductionHost {
-		t.Errorf("production: %s", got)
-	}
-	if got := (APNs{}).HostFor(dev); got != DevelopmentHost {
-		t.Errorf("development: %s", got)
-	}
-	if got := (APNs{Host: "https://sim:2197"}).HostFor(prod); got != "https://sim:2197" {
-		t.Errorf("override: %s", got)
-	}
 	if !prod.Production() || dev.Production() {
 		t.Error("Production() wrong")
 	}

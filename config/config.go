@@ -19,6 +19,13 @@
 package config
 
 import (
+	"offpush/apns"
+	"offpush/dlq"
+	"offpush/event"
+	"offpush/pipeline"
+	"offpush/presence"
+	"offpush/render"
+	"offpush/stateapi"
 	"time"
 )
 
@@ -88,7 +95,8 @@ type TLS struct {
 // APNs is how pushes reach Apple.
 type APNs struct {
 	// Host replaces Apple's host for every certificate (an APNs simulator, a proxy), as an
-	// https URL. "" = ProductionHost or DevelopmentHost by the certificate's environment.
+	// https URL. "" = Apple's host of the certificate's environment (api.push.apple.com, or
+	// api.sandbox.push.apple.com for development).
 	Host        string `yaml:"host"`
 	CAFile      string `yaml:"caFile"`      // extra PEM root CA trusted for Host
 	Transport   string `yaml:"transport"`   // HTTP/2 client: "h2" (offpush's lean one) or "net/http"
@@ -102,12 +110,6 @@ type APNs struct {
 	MaxElapsed     time.Duration `yaml:"maxElapsed"`  // time from first send to giving up
 	Certificates   []Certificate `yaml:"certificates"`
 }
-
-// Apple's provider API hosts (Apple: "Sending notification requests to APNs").
-const (
-	ProductionHost  = "https://api.push.apple.com"
-	DevelopmentHost = "https://api.sandbox.push.apple.com"
-)
 
 // Certificate environments: which APNs host serves its device tokens.
 const (
@@ -137,19 +139,6 @@ func (c Certificate) Production() bool { return c.Environment == Production }
 
 // TokenAuth reports whether the certificate uses token auth (.p8 key) rather than a .p12.
 func (c Certificate) TokenAuth() bool { return c.KeyFile != "" }
-
-// HostFor returns the base URL pushes for c go to: Host when set, else Apple's host for the
-// certificate's environment.
-func (a APNs) HostFor(c Certificate) string {
-	switch {
-	case a.Host != "":
-		return a.Host
-	case c.Production():
-		return ProductionHost
-	default:
-		return DevelopmentHost
-	}
-}
 
 // Pipeline sizes the path from Kafka to APNs.
 type Pipeline struct {
@@ -220,38 +209,38 @@ func Default() Config {
 	return Config{
 		Kafka: Kafka{
 			Brokers:        []string{"127.0.0.1:9092"},
-			Topic:          "im.messages",
-			DLQTopic:       "im.push.dlq",
-			GroupID:        "offpush",
-			SessionTimeout: 10 * time.Second,
-			CommitInterval: time.Second,
+			Topic:          event.DefaultTopic,
+			DLQTopic:       dlq.DefaultTopic,
+			GroupID:        pipeline.DefaultGroupID,
+			SessionTimeout: pipeline.DefaultSessionTimeout,
+			CommitInterval: pipeline.DefaultCommitInterval,
 		},
 		Redis: Redis{Addrs: []string{"127.0.0.1:6379"}},
 		APNs: APNs{
-			Transport:      "h2",
-			Connections:    2,
-			MaxConnections: 4,
-			InFlight:       4000,
-			Timeout:        10 * time.Second,
-			MaxAttempts:    5,
-			MaxElapsed:     30 * time.Second,
+			Transport:      apns.DefaultTransport,
+			Connections:    apns.DefaultConnections,
+			MaxConnections: apns.DefaultMaxConnections,
+			InFlight:       apns.DefaultInFlight,
+			Timeout:        apns.DefaultTimeout,
+			MaxAttempts:    pipeline.DefaultMaxAttempts,
+			MaxElapsed:     pipeline.DefaultMaxElapsed,
 		},
 		Pipeline: Pipeline{
-			QueueSize:     1024,
-			MaxEvents:     2000,
-			MaxBytes:      64 << 20,
-			LargeEvent:    200,
-			FanoutWindow:  8,
-			BulkBatches:   16,
-			MaxPushes:     4096,
-			MaxRecipients: 20000,
-			BatchSize:     500,
-			Expiry:        24 * time.Hour,
-			ShutdownGrace: 25 * time.Second,
+			QueueSize:     pipeline.DefaultQueueSize,
+			MaxEvents:     pipeline.DefaultMaxEvents,
+			MaxBytes:      pipeline.DefaultMaxBytes,
+			LargeEvent:    pipeline.DefaultLargeEvent,
+			FanoutWindow:  pipeline.DefaultFanoutWindow,
+			BulkBatches:   pipeline.DefaultBulkBatches,
+			MaxPushes:     pipeline.DefaultMaxPushes,
+			MaxRecipients: pipeline.DefaultMaxRecipients,
+			BatchSize:     pipeline.DefaultBatchSize,
+			Expiry:        render.DefaultExpiry,
+			ShutdownGrace: pipeline.DefaultShutdownGrace,
 		},
-		Render:   Render{PreviewName: "New message", PreviewNone: "You have a new message", Recalled: "recalled a message"},
-		Presence: Presence{Prefix: "op", ForegroundTTL: 10 * time.Minute, DedupeTTL: 48 * time.Hour},
-		API:      API{Addr: ":8080", MaxBodyBytes: 64 << 10},
+		Render:   Render{PreviewName: render.DefaultPreviewName, PreviewNone: render.DefaultPreviewNone, Recalled: render.DefaultRecalled},
+		Presence: Presence{Prefix: presence.DefaultPrefix, ForegroundTTL: presence.DefaultForegroundTTL, DedupeTTL: presence.DefaultDedupeTTL},
+		API:      API{Addr: ":8080", MaxBodyBytes: stateapi.DefaultMaxBodyBytes},
 		Ops:      Ops{Addr: ":9090"},
 		Log:      Log{Level: LevelInfo, Format: FormatJSON},
 	}

@@ -30,6 +30,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// DefaultTopic is the dead-letter topic unless configured otherwise (kafka.dlqTopic).
+const DefaultTopic = "im.push.dlq"
+
 // Record headers.
 const (
 	HeaderReason      = "offpush-reason"

@@ -23,6 +23,10 @@ import (
 	"time"
 )
 
+// DefaultTopic is the Kafka topic IM core publishes message events to unless configured
+// otherwise (kafka.topic).
+const DefaultTopic = "im.messages"
+
 // Limits of the event contract.
 const (
 	// MaxRecipients is the largest fan-out one event may carry.
@@ -219,11 +223,6 @@ func (m *Message) Key() string {
 		a, b = b, a
 	}
 	return "c2c:" + a + ":" + b
-}
-
-// PushFlagNoPush reports whether the message asks for no offline push at all.
-func (m *Message) PushFlagNoPush() bool {
-	return m.OfflinePush != nil && m.OfflinePush.PushFlag == NoPush
 }
 
 // IsMentioned reports whether userID is @-mentioned by the message (directly or by @all).

@@ -1,3 +1,7 @@
+// Package kafkaconn is how offpush connects to Kafka: the brokers and dialer (TLS, SASL) of
+// the kafka configuration section (config.Kafka.Dialer), and the readers, writers and clients
+// built on them with the settings offpush uses everywhere, so the worker, offpush replay,
+// offpush publish and the embedded Kafka of offpush dev connect the same way.
 package kafkaconn
 
 import (

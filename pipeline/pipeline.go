@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"offpush/apns"
+	"offpush/dlq"
+	"offpush/event"
 	"offpush/kafkaconn"
 	"offpush/render"
 )
@@ -69,6 +71,26 @@ type Options struct {
 	Now    func() time.Time
 }
 
+// Defaults of Options (and of the configuration's kafka and pipeline sections).
+const (
+	DefaultGroupID        = "offpush"
+	DefaultSessionTimeout = 10 * time.Second
+	DefaultCommitInterval = time.Second
+	DefaultQueueSize      = 1024
+	DefaultBatchSize      = 500
+	DefaultMaxEvents      = 2000
+	DefaultMaxBytes       = 64 << 20
+	DefaultLargeEvent     = 200
+	DefaultFanoutWindow   = 8
+	DefaultBulkBatches    = 16
+	DefaultMaxPushes      = 4096
+	DefaultMaxRecipients  = 20000
+	DefaultMaxAttempts    = 5
+	DefaultMaxElapsed     = 30 * time.Second
+	DefaultInitialBackoff = 100 * time.Millisecond
+	DefaultShutdownGrace  = 25 * time.Second
+)
+
 func (o *Options) setDefaults() {
 	def := func(p *int, v int) {
 		if *p <= 0 {
@@ -85,27 +107,27 @@ func (o *Options) setDefaults() {
 			*p = v
 		}
 	}
-	defS(&o.Topic, "im.messages")
-	defS(&o.DLQTopic, "im.push.dlq")
-	defS(&o.GroupID, "offpush")
-	defD(&o.SessionTimeout, 10*time.Second)
-	defD(&o.CommitInterval, time.Second)
-	def(&o.QueueSize, 1024)
-	def(&o.BatchSize, 500)
-	def(&o.MaxEvents, 2000)
+	defS(&o.Topic, event.DefaultTopic)
+	defS(&o.DLQTopic, dlq.DefaultTopic)
+	defS(&o.GroupID, DefaultGroupID)
+	defD(&o.SessionTimeout, DefaultSessionTimeout)
+	defD(&o.CommitInterval, DefaultCommitInterval)
+	def(&o.QueueSize, DefaultQueueSize)
+	def(&o.BatchSize, DefaultBatchSize)
+	def(&o.MaxEvents, DefaultMaxEvents)
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = 64 << 20
+		o.MaxBytes = DefaultMaxBytes
 	}
-	def(&o.LargeEvent, 200)
-	def(&o.FanoutWindow, 8)
-	def(&o.BulkBatches, 16)
-	def(&o.MaxPushes, 4096)
-	def(&o.MaxRecipients, 20000)
-	defD(&o.Expiry, 24*time.Hour)
-	def(&o.MaxAttempts, 5)
-	defD(&o.MaxElapsed, 30*time.Second)
-	defD(&o.InitialBackoff, 100*time.Millisecond)
-	defD(&o.ShutdownGrace, 25*time.Second)
+	def(&o.LargeEvent, DefaultLargeEvent)
+	def(&o.FanoutWindow, DefaultFanoutWindow)
+	def(&o.BulkBatches, DefaultBulkBatches)
+	def(&o.MaxPushes, DefaultMaxPushes)
+	def(&o.MaxRecipients, DefaultMaxRecipients)
+	defD(&o.Expiry, render.DefaultExpiry)
+	def(&o.MaxAttempts, DefaultMaxAttempts)
+	defD(&o.MaxElapsed, DefaultMaxElapsed)
+	defD(&o.InitialBackoff, DefaultInitialBackoff)
+	defD(&o.ShutdownGrace, DefaultShutdownGrace)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -48,22 +48,31 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Defaults of Options (and of the configuration's presence section).
+const (
+	DefaultPrefix        = "op"
+	DefaultForegroundTTL = 10 * time.Minute
+	DefaultDedupeTTL     = 48 * time.Hour
+	DefaultDedupeBucket  = 24 * time.Hour
+	DefaultClaimLease    = time.Minute
+)
+
 func (o Options) withDefaults() Options {
 	if o.Prefix == "" {
-		o.Prefix = "op"
+		o.Prefix = DefaultPrefix
 	}
 	if o.ForegroundTTL <= 0 {
-		o.ForegroundTTL = 10 * time.Minute
+		o.ForegroundTTL = DefaultForegroundTTL
 	}
 	if o.DedupeTTL <= 0 {
-		o.DedupeTTL = 48 * time.Hour
+		o.DedupeTTL = DefaultDedupeTTL
 	}
 	if o.DedupeBucket <= 0 {
-		o.DedupeBucket = 24 * time.Hour
+		o.DedupeBucket = DefaultDedupeBucket
 	}
 	o.DedupeBucket = max(o.DedupeBucket.Truncate(time.Second), time.Second)
 	if o.ClaimLease <= 0 {
-		o.ClaimLease = time.Minute
+		o.ClaimLease = DefaultClaimLease
 	}
 	if o.Now == nil {
 		o.Now = time.Now

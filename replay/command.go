@@ -13,7 +13,6 @@ import (
 
 	"offpush/config"
 	"offpush/dlq"
-	"offpush/kafkaconn"
 )
 
 // Command is `offpush replay`. Kafka settings (brokers, topics, TLS, SASL) come from
@@ -116,7 +115,7 @@ func (f cmdFlags) kafka(o *Options) error {
 	if o.DLQTopic == o.Topic {
 		return fmt.Errorf("--dlq-topic and --topic are both %q", o.Topic)
 	}
-	o.Dialer, err = kafkaconn.Dialer(k)
+	o.Dialer, err = k.Dialer()
 	return err
 }
 

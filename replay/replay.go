@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"offpush/dlq"
+	"offpush/event"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +57,8 @@ func (o *Options) setDefaults() {
 			*p = v
 		}
 	}
-	def(&o.DLQTopic, "im.push.dlq")
-	def(&o.Topic, "im.messages")
+	def(&o.DLQTopic, dlq.DefaultTopic)
+	def(&o.Topic, event.DefaultTopic)
 	def(&o.GroupID, DefaultGroupID)
 	if o.Idle <= 0 {
 		o.Idle = 30 * time.Second

@@ -1,6 +1,4 @@
-// Package kafkaconn builds the kafka-go dialer of the kafka configuration section (TLS and
-// SASL), so that the worker and offpush replay connect the same way.
-package kafkaconn
+package config
 
 import (
 	"fmt"
@@ -10,12 +8,11 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
-
-	"offpush/config"
 )
 
-// Dialer returns the dialer for c's TLS and SASL settings; nil when neither is configured.
-func Dialer(c config.Kafka) (*kafka.Dialer, error) {
+// Dialer is the kafka-go dialer of c's TLS and SASL settings, the one every Kafka client of
+// offpush (worker, replay, publish) connects with; nil when neither is configured.
+func (c Kafka) Dialer() (*kafka.Dialer, error) {
 	tlsCfg, err := c.TLS.Config()
 	if err != nil {
 		return nil, fmt.Errorf("kafka.tls: %w", err)
@@ -30,15 +27,15 @@ func Dialer(c config.Kafka) (*kafka.Dialer, error) {
 	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech}, nil
 }
 
-func mechanism(c config.SASL) (sasl.Mechanism, error) {
+func mechanism(c SASL) (sasl.Mechanism, error) {
 	switch c.Mechanism {
 	case "":
 		return nil, nil
-	case config.SASLPlain:
+	case SASLPlain:
 		return plain.Mechanism{Username: c.Username, Password: c.Password}, nil
-	case config.SASLScramSHA256:
+	case SASLScramSHA256:
 		return scram.Mechanism(scram.SHA256, c.Username, c.Password)
-	case config.SASLScramSHA512:
+	case SASLScramSHA512:
 		return scram.Mechanism(scram.SHA512, c.Username, c.Password)
 	}
 	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown %q", c.Mechanism)
