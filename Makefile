@@ -23,6 +23,7 @@ vet:
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS)
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod and go.sum are not tidy: run go mod tidy (go mod tidy -diff shows what changes)"; exit 1; }
 
 test: check-deps vet
 	$(GO) test -race -timeout 15m $(PKGS)

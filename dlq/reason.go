@@ -7,10 +7,10 @@ type Reason uint8
 // The reasons.
 const (
 	InvalidEvent       Reason = iota + 1 // the event failed event.Decode
-	UnknownCertificate                    // the device's busiId is not a configured certificate
-	PayloadTooLarge                       // over APNs' size limit: render cannot fit it, or APNs answered 413
-	RetryExhausted                        // retryable APNs answers past the retry budget
-	Rejected                              // APNs answered a permanent error (400/403/405 …)
+	UnknownCertificate                   // the device's busiId is not a configured certificate
+	PayloadTooLarge                      // over APNs' size limit: render cannot fit it, or APNs answered 413
+	RetryExhausted                       // retryable APNs answers past the retry budget
+	Rejected                             // APNs answered a permanent error (400/403/405 …)
 	numReasons
 )
 
