@@ -31,7 +31,7 @@ func (h *Harness) KillMaster() *Failover {
 	users := make([]string, len(h.Workload.Users))
 	keys := make([]string, len(users))
 	for i, u := range h.Workload.Users {
-		users[i], keys[i] = u.ID, "op:{"+u.ID+"}:u"
+		users[i], keys[i] = u.ID, h.store().SlotKey(u.ID)
 	}
 	masters, err := h.Cluster.MastersOf(keys...)
 	if err != nil {
@@ -60,7 +60,7 @@ func (h *Harness) WaitHealed(f *Failover) {
 		h.t.Fatal(err)
 	}
 	f.HealedAt = time.Now()
-	promoted, _ := h.Cluster.MasterOf("op:{" + h.Workload.Users[0].ID + "}:u")
+	promoted, _ := h.Cluster.MasterOf(h.store().SlotKey(h.Workload.Users[0].ID))
 	h.logf("cluster healed %v after the kill: %s serves the killed master's slots",
 		f.HealedAt.Sub(f.KilledAt).Round(time.Millisecond), addrOf(promoted))
 	_ = h.rdb.Close()

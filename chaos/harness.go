@@ -140,7 +140,7 @@ func (h *Harness) redisAddrs() []string {
 
 // store is a presence store over the harness's Redis, with the workers' key prefix.
 func (h *Harness) store() *presence.Store {
-	return presence.New(h.rdb, presence.Options{Prefix: "op", ForegroundTTL: time.Hour})
+	return presence.New(h.rdb, presence.Options{Prefix: presence.DefaultPrefix, ForegroundTTL: time.Hour})
 }
 
 // redisDataDir keeps the append-only file in memory when /dev/shm exists: fsync on every

@@ -126,6 +126,11 @@ func (s *Store) userKey(userID string) string {
 	return s.opts.Prefix + ":{" + userID + "}:u"
 }
 
+// SlotKey is a key of userID's data. Every key of one user hashes to the same Redis Cluster
+// slot, so this one tells which node serves the user (operations, fault tests); nothing else
+// outside this package should read or write it.
+func (s *Store) SlotKey(userID string) string { return s.userKey(userID) }
+
 func (s *Store) ownerKey(token string) string {
 	return s.opts.Prefix + ":tok:" + token
 }
