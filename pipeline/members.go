@@ -68,12 +68,7 @@ func (p *Pipeline) fanOutMembers(ctx context.Context, j *job, m *event.Message, 
 	if !page.More && lane == apns.Fast {
 		users := withoutSender(page.UserIDs, m.Sender.UserID)
 		p.metrics.recipients.Add(ctx, int64(len(users)))
-		n := int64(min(len(users), p.opts.MaxRecipients))
-		if p.fast.Acquire(ctx, n) != nil {
-			return false
-		}
-		defer p.fast.Release(n)
-		return p.processBatch(ctx, j, m, prep, users, lane, func() {})
+		return p.processSmall(ctx, j, m, prep, users)
 	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool

@@ -85,42 +85,31 @@ func (p *Pipeline) fanOut(ctx context.Context, j *job, m *event.Message, prep *r
 		lane = apns.Bulk
 	}
 	if len(users) <= p.opts.BatchSize && lane == apns.Fast {
-		n := int64(min(len(users), p.opts.MaxRecipients))
-		if p.fast.Acquire(ctx, n) != nil {
-			return false
-		}
-		defer p.fast.Release(n)
-		return p.processBatch(ctx, j, m, prep, users, lane, func() {})
+		return p.processSmall(ctx, j, m, prep, users)
 	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	window := make(chan struct{}, p.opts.FanoutWindow)
 	for start := 0; start < len(users) && !failed.Load(); start += p.opts.BatchSize {
 		batch := users[start:min(start+p.opts.BatchSize, len(users))]
-		if !acquire(ctx, window) {
+		if !p.startBatch(ctx, &wg, &failed, window, j, m, prep, batch, lane) {
 			failed.Store(true)
 			break
 		}
-		if lane == apns.Bulk && !acquire(ctx, p.bulk) {
-			<-window
-			failed.Store(true)
-			break
-		}
-		started := sync.OnceFunc(func() {
-			if lane == apns.Bulk {
-				<-p.bulk
-			}
-			<-window
-		})
-		wg.Go(func() {
-			defer started()
-			if !p.processBatch(ctx, j, m, prep, batch, lane, started) {
-				failed.Store(true)
-			}
-		})
 	}
 	wg.Wait()
 	return !failed.Load()
+}
+
+// processSmall runs the recipients of a small event as one batch of the fast lane, holding
+// their number of MaxRecipients meanwhile.
+func (p *Pipeline) processSmall(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, users []string) bool {
+	n := int64(min(len(users), p.opts.MaxRecipients))
+	if p.fast.Acquire(ctx, n) != nil {
+		return false
+	}
+	defer p.fast.Release(n)
+	return p.processBatch(ctx, j, m, prep, users, apns.Fast, func() {})
 }
 
 // acquire takes a slot of sem, waiting as long as ctx allows.
@@ -280,10 +269,8 @@ func (p *Pipeline) sendBatch(ctx context.Context, b batch, results []presence.Cl
 		if len(busy) == 0 {
 			return true
 		}
-		select {
-		case <-ctx.Done():
+		if !pollBusy(ctx) {
 			return false
-		case <-time.After(busyPoll):
 		}
 		again := make([]presence.Claim, len(busy))
 		for k, i := range busy {
@@ -302,6 +289,16 @@ func (p *Pipeline) sendBatch(ctx context.Context, b batch, results []presence.Cl
 
 // busyPoll is how often a claim busy on another worker is tried again.
 const busyPoll = 200 * time.Millisecond
+
+// pollBusy waits busyPoll before busy claims are tried again; false when ctx ended first.
+func pollBusy(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(busyPoll):
+		return true
+	}
+}
 
 // sendRound sends the pushes idx of a batch whose claims are new or handed over, each on a
 // goroutine of its own once it has a slot of MaxPushes (the APNs pool then bounds what is in

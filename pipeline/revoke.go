@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"offpush/apns"
 	"offpush/dlq"
@@ -108,10 +107,8 @@ func (p *Pipeline) revokeBatch(ctx context.Context, j *job, m *event.Message, pr
 		if len(busy) == 0 {
 			return true
 		}
-		select {
-		case <-ctx.Done():
+		if !pollBusy(ctx) {
 			return false
-		case <-time.After(busyPoll):
 		}
 		idx = busy
 	}
