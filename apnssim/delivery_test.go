@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // TestAppendDelivery checks the hand-written JSON line against encoding/json.
@@ -70,28 +71,10 @@ func TestHasAPSObject(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the simulator's flush goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDeliveriesWriterAndCap checks the Deliveries writer (every accepted notification, one
 // line each, flushed by Close), MaxKept (counted beyond) and WaitDeliveries.
 func TestDeliveriesWriterAndCap(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	s := newSim(t, Options{Deliveries: &out, MaxKept: 2})
 	c := newClient(t, s.CertPool(), mustClientCert(t, testTopic))
 	do(t, c, "POST", s.URL()+"/3/device/"+testToken, nil, `{"aps":`) // rejected: not written

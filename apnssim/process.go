@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // childEnv holds the JSON-encoded Command arguments of a simulator started by StartProcess.
@@ -51,8 +51,7 @@ type Process struct {
 	URL   string
 	CAPEM []byte
 
-	cmd   *exec.Cmd
-	stdin io.Closer
+	proc *testenv.Proc
 }
 
 // StartProcess re-executes the current binary as `apns-sim` with args (Command's flags; it
@@ -66,21 +65,13 @@ func StartProcess(args ...string) (*Process, error) {
 	caFile := filepath.Join(dir, "ca.pem")
 	args = append([]string{"--addr", "127.0.0.1:0", "--quiet", "--ca-out", caFile}, args...)
 	enc, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+string(enc))
-	cmd.Stderr = os.Stderr
-	p := &Process{cmd: cmd}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start simulator process: %w", err)
-	}
-	out, err := cmd.StdoutPipe()
+	proc, err := testenv.StartProc(testenv.ProcSpec{Name: "simulator process", Bin: os.Args[0],
+		Env: append(os.Environ(), childEnv+"="+string(enc)), Stderr: os.Stderr, StdinPipe: true, StdoutPipe: true})
 	if err != nil {
-		return nil, fmt.Errorf("start simulator process: %w", err)
+		return nil, err // "start simulator process: …"
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start simulator process: %w", err)
-	}
-	if err := p.awaitListening(out, caFile); err != nil {
+	p := &Process{proc: proc}
+	if err := p.awaitListening(proc.Stdout(), caFile); err != nil {
 		_ = p.Close()
 		return nil, err
 	}
@@ -113,35 +104,17 @@ func (p *Process) CertPool() *x509.CertPool {
 
 // CPUTime is the user+system CPU time the process has used so far. Linux only (/proc).
 func (p *Process) CPUTime() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	d, err := p.proc.CPU()
 	if err != nil {
 		return 0, fmt.Errorf("simulator CPU time: %w", err)
 	}
-	// Fields after the ")" closing the command name start at field 3 (state); utime and
-	// stime are fields 14 and 15, in clock ticks of 1/100 s (USER_HZ).
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, errors.New("simulator CPU time: unexpected /proc stat format")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("simulator CPU time: %w", err)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	return d, nil
 }
 
 // Close stops the process (by closing its stdin) and waits for it.
 func (p *Process) Close() error {
-	_ = p.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
+	if !p.proc.CloseStdin(10 * time.Second) {
 		return errors.New("simulator process did not stop; killed")
 	}
+	return p.proc.Err()
 }

@@ -1,45 +1,26 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"offpush/render"
-	"offpush/stateapi"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"offpush/internal/testenv"
+	"offpush/render"
+	"offpush/stateapi"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of Dev.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDevDemo runs `offpush dev` on free ports and waits for every demo push to be printed,
 // then stops it as Ctrl-C would.
 func TestDevDemo(t *testing.T) {
-	var out, errs syncBuffer
+	var out, errs testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ops, api := freeAddr(t), freeAddr(t)
+	ops, api := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	go func() {
 		done <- Dev(ctx, []string{"--kafka-addr", "127.0.0.1:0", "--apns-addr", "127.0.0.1:0",
 			"--api-addr", api, "--ops-addr", ops}, nil, &out, &errs)
@@ -92,16 +73,6 @@ func TestDevDemo(t *testing.T) {
 			}
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // checkMetrics scrapes /metrics after the demo and checks the counts of its outcome, and that

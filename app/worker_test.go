@@ -166,7 +166,7 @@ func TestWorkerAuth(t *testing.T) {
 func TestWorkerRedisTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeServerCert(t, dir)
-	tlsAddr := freeAddr(t)
+	tlsAddr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(tlsAddr)
 	testenv.Start(t, "--tls-port", port, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--tls-ca-cert-file", certFile, "--tls-auth-clients", "no")

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // TestMain lets this test binary serve as the bench's child processes (Kafka, simulator,
@@ -31,20 +32,10 @@ var requiredKeys = []string{
 	"group_pushes_per_s", "redis_bytes_per_push", "redis_retained_bytes",
 }
 
-func needRedis(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found: install it (apt-get install -y redis-server)")
-		}
-		t.Skip("SKIPPED: redis-server not on PATH")
-	}
-}
-
 // runBench runs Command with args plus --json and returns the decoded JSON and stdout.
 func runBench(t *testing.T, args ...string) (map[string]any, string) {
 	t.Helper()
-	needRedis(t)
+	testenv.LookPath(t, "redis-server", "a real Redis", "apt-get install -y redis-server")
 	path := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"time"
 
 	"offpush/apnssim"
 	"offpush/embedkafka"
+	"offpush/internal/testenv"
 )
 
 // childEnv carries the childSpec (JSON) of a child started from a test binary, which has no
@@ -90,18 +90,15 @@ func serveKafka(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// proc is a child process: a bench child or redis-server.
+// proc is a bench child process, its stdout read line by line when no writer takes it.
 type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	stdin io.Closer
-	out   *bufio.Reader
-	done  chan struct{}
-	err   error // the exit status, once done is closed
+	*testenv.Proc
+	out *bufio.Reader
 }
 
 // startChild re-executes the current binary as `bench --child SPEC` (with SPEC also in
-// childEnv for test binaries). Its stdout goes to stdout, or, when nil, is read through
+// childEnv for test binaries), with a stdin pipe (closing it stops the child) and killed by
+// the kernel if the bench dies. Its stdout goes to stdout, or, when nil, is read through
 // readLine.
 func startChild(s childSpec, stdout, stderr io.Writer) (*proc, error) {
 	exe, err := os.Executable()
@@ -112,32 +109,16 @@ func startChild(s childSpec, stdout, stderr io.Writer) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "bench", "--child", string(spec))
-	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	return startProc(s.Role, cmd)
-}
-
-// startProc starts cmd with a stdin pipe (closing it stops a bench child) and its stdout
-// readable through readLine.
-func startProc(name string, cmd *exec.Cmd) (*proc, error) {
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	tp, err := testenv.StartProc(testenv.ProcSpec{Name: s.Role, Bin: exe, Args: []string{"bench", "--child", string(spec)},
+		Env: append(os.Environ(), childEnv+"="+string(spec)), Stdout: stdout, Stderr: stderr,
+		StdoutPipe: stdout == nil, StdinPipe: true, DieWithParent: true})
+	if err != nil {
+		return nil, err
 	}
-	if cmd.Stdout == nil {
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		p.out = bufio.NewReader(out)
+	p := &proc{Proc: tp}
+	if stdout == nil {
+		p.out = bufio.NewReader(tp.Stdout())
 	}
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
@@ -145,11 +126,11 @@ func startProc(name string, cmd *exec.Cmd) (*proc, error) {
 func (p *proc) readLine(prefix string) (string, error) {
 	line, err := p.out.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("%s: read %q line: %w", p.name, prefix, err)
+		return "", fmt.Errorf("%s: read %q line: %w", p.Name, prefix, err)
 	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
 	if !ok {
-		return "", fmt.Errorf("%s: unexpected line %q, want %q…", p.name, line, prefix)
+		return "", fmt.Errorf("%s: unexpected line %q, want %q…", p.Name, line, prefix)
 	}
 	return rest, nil
 }
@@ -162,20 +143,20 @@ func (p *proc) cpu() time.Duration {
 	if p == nil {
 		return 0
 	}
-	d, _ := procCPU(p.cmd.Process.Pid)
+	d, _ := p.CPU()
 	return d
 }
 
 // wait waits for the process to exit by itself.
 func (p *proc) wait(ctx context.Context) error {
 	select {
-	case <-p.done:
-		if p.err != nil {
-			return fmt.Errorf("%s: %w", p.name, p.err)
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
 		}
 		return nil
 	case <-ctx.Done():
-		p.kill()
+		p.Kill()
 		return ctx.Err()
 	}
 }
@@ -185,19 +166,5 @@ func (p *proc) stop(grace time.Duration) {
 	if p == nil {
 		return
 	}
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.kill()
-	}
-}
-
-// kill kills the process and waits for it.
-func (p *proc) kill() {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	p.CloseStdin(grace)
 }

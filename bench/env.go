@@ -17,6 +17,7 @@ import (
 
 	"offpush/apnssim"
 	"offpush/embedkafka"
+	"offpush/internal/testenv"
 )
 
 // stopGrace is how long a child may take to stop before it is killed.
@@ -29,8 +30,8 @@ type env struct {
 	stderr  io.Writer
 	dir     string
 	brokers []string
-	kafka   *proc // nil with --brokers
-	redis   *proc // nil with --redis
+	kafka   *proc           // nil with --brokers
+	redis   *testenv.Server // nil with --redis
 	rdb     *redis.Client
 	sim     *proc
 	simURL  string
@@ -94,11 +95,11 @@ func (e *env) openTopics(ctx context.Context, run string) error {
 func (e *env) startRedis(ctx context.Context) error {
 	addr := e.cfg.redisAddr
 	if addr == "" {
-		p, a, err := startRedis(ctx, e.dir)
+		s, err := startRedis(ctx, e.dir)
 		if err != nil {
 			return err
 		}
-		e.redis, addr = p, a
+		e.redis, addr = s, s.Addr
 	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: addr})
 	if err := e.rdb.Ping(ctx).Err(); err != nil {
@@ -193,8 +194,8 @@ func (pr *producer) wait(ctx context.Context) (int, error) {
 // stop stops an UntilStopped producer and returns the number of events it published.
 func (pr *producer) stop() (int, error) {
 	pr.p.stop(stopGrace)
-	if pr.p.err != nil {
-		return 0, fmt.Errorf("%s: %w", pr.p.name, pr.p.err)
+	if err := pr.p.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", pr.p.Name, err)
 	}
 	return pr.count()
 }
@@ -221,7 +222,9 @@ func (e *env) close() {
 	}
 	e.sim.stop(stopGrace)
 	e.kafka.stop(stopGrace)
-	e.redis.kill()
+	if e.redis != nil {
+		e.redis.Kill()
+	}
 	_ = os.RemoveAll(e.dir)
 }
 
@@ -234,7 +237,10 @@ type snapshot struct {
 }
 
 func (e *env) snapshot() snapshot {
-	s := snapshot{at: time.Now(), sim: e.sim.cpu(), kafka: e.kafka.cpu(), redis: e.redis.cpu()}
+	s := snapshot{at: time.Now(), sim: e.sim.cpu(), kafka: e.kafka.cpu()}
+	if e.redis != nil {
+		s.redis, _ = e.redis.CPU() // 0 when unknown
+	}
 	s.cpu, s.rss, _ = selfUsage()
 	return s
 }

@@ -2,8 +2,9 @@ package certgen
 
 import (
 	"crypto/ecdsa"
-	"testing"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // Validity is how long the certificates P12 makes are valid.
@@ -11,28 +12,28 @@ const Validity = 365 * 24 * time.Hour
 
 // P12 writes a push certificate for bundleID, valid for Validity, to a new .p12 file in dir
 // (a test temporary directory when dir is "") and returns its path. See GenerateP12.
-func P12(t testing.TB, dir, bundleID, password string, modern bool) (path string) {
+func P12(t testenv.TB, dir, bundleID, password string, modern bool) (path string) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	path, err := GenerateP12(dir, bundleID, password, modern, time.Now().Add(Validity))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return path
 }
 
 // P8 writes a token-auth key to a new .p8 file in dir (a test temporary directory when dir is
 // "") and returns its path and the key. See GenerateP8.
-func P8(t testing.TB, dir string) (path string, key *ecdsa.PrivateKey) {
+func P8(t testenv.TB, dir string) (path string, key *ecdsa.PrivateKey) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	path, key, err := GenerateP8(dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return path, key
 }

@@ -24,7 +24,7 @@ func TestRedisDown10s(t *testing.T) {
 	if after := h.Committed(); after != before {
 		t.Errorf("committed offsets moved from %d to %d while Redis was down", before, after)
 	}
-	if err := h.Redis.Start(); err != nil {
+	if err := h.Redis.StartAgain(); err != nil {
 		t.Fatal(err)
 	}
 	h.snapshotInFlight("redis restart")
@@ -47,7 +47,7 @@ func TestRedisRestartEmpty(t *testing.T) {
 	if err := h.Redis.Wipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Redis.Start(); err != nil {
+	if err := h.Redis.StartAgain(); err != nil {
 		t.Fatal(err)
 	}
 	h.logf("redis-server restarted empty")

@@ -71,8 +71,8 @@ func (h *Harness) CheckSecrets() {
 // procs lists every child process of the run.
 func (h *Harness) procs() []*Proc {
 	out := []*Proc{h.Sim.Proc}
-	if h.Redis != nil && h.Redis.proc != nil {
-		out = append(out, h.Redis.proc)
+	if h.Redis != nil && h.Redis.Proc() != nil {
+		out = append(out, h.Redis.Proc())
 	}
 	for _, w := range h.workers {
 		out = append(out, w.Proc)

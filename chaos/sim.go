@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // Sim is the APNs simulator child process (`offpush apns-sim`) and a client of its control
@@ -28,7 +30,7 @@ type Sim struct {
 
 // startSim starts `offpush apns-sim` accepting JWTs of the .p8 key keyID (team teamID).
 func startSim(bin, dir, keyID, keyFile, teamID string) (*Sim, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 // Worker is one `offpush run` child process with its ports and its last /metrics scrape.
@@ -108,13 +109,7 @@ func (h *Harness) StartWorker() *Worker {
 }
 
 // addr is a free loopback address.
-func (h *Harness) addr() string {
-	port, err := freePort()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return "127.0.0.1:" + strconv.Itoa(port)
-}
+func (h *Harness) addr() string { return testenv.FreeAddr(h.t) }
 
 // Kill9 scrapes w's metrics, kills it with SIGKILL and records the dedupe keys pending
 // (claimed, not finished) right after as in flight at the crash.
@@ -138,12 +133,11 @@ func (h *Harness) Term(w *Worker, limit time.Duration) (int, time.Duration) {
 	w.Scrape()
 	h.MarkMetricsIncomplete()
 	start := time.Now()
-	w.Proc.Signal(syscall.SIGTERM)
-	code, ok := w.Proc.Wait(limit)
+	ok := w.Proc.Stop(limit) // SIGTERM, SIGKILL after limit
 	took := time.Since(start)
+	code := w.Proc.ExitCode()
 	h.rebalancing()
 	if !ok {
-		w.Proc.Kill()
 		h.t.Errorf("%s still running %v after SIGTERM: killed", w.Name, limit)
 		code = -1
 	}

@@ -6,16 +6,17 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"offpush/kafkaconn"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"offpush/internal/testenv"
+	"offpush/kafkaconn"
 )
 
 // Cluster is a Kafka to talk to: Brokers are its bootstrap addresses.
@@ -32,7 +33,7 @@ var seq atomic.Int64
 
 // Start returns a Kafka for the test: the brokers in KAFKA_BROKERS (comma-separated) when set,
 // otherwise a fresh in-process kfake cluster closed at the end of the test.
-func Start(t testing.TB) *Cluster {
+func Start(t testenv.TB) *Cluster {
 	t.Helper()
 	if env := os.Getenv("KAFKA_BROKERS"); env != "" {
 		return &Cluster{
@@ -84,7 +85,7 @@ func (c *Cluster) Close() {
 
 // Topic creates a topic with the given number of partitions and returns its name, which is
 // name itself on kfake and name with a unique prefix on a shared real broker.
-func (c *Cluster) Topic(t testing.TB, name string, partitions int) string {
+func (c *Cluster) Topic(t testenv.TB, name string, partitions int) string {
 	t.Helper()
 	full := c.prefix + name
 	if err := c.CreateTopic(context.Background(), full, partitions); err != nil {
@@ -94,7 +95,7 @@ func (c *Cluster) Topic(t testing.TB, name string, partitions int) string {
 }
 
 // TopicWithConfig is Topic with topic configuration entries (e.g. max.message.bytes).
-func (c *Cluster) TopicWithConfig(t testing.TB, name string, partitions int, configs map[string]string) string {
+func (c *Cluster) TopicWithConfig(t testenv.TB, name string, partitions int, configs map[string]string) string {
 	t.Helper()
 	full := c.prefix + name
 	if err := c.CreateTopic(context.Background(), full, partitions, configs); err != nil {

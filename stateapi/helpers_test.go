@@ -1,7 +1,6 @@
 package stateapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -58,14 +56,14 @@ type env struct {
 	store   *presence.Store
 	handler http.Handler
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 	metrics *sdkmetric.ManualReader
 }
 
 // newEnv starts Redis and the API; mod edits the Options first.
 func newEnv(t testing.TB, mod ...func(*stateapi.Options)) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}, metrics: sdkmetric.NewManualReader()}
+	e := &env{t: t, logs: &testenv.SyncBuffer{}, metrics: sdkmetric.NewManualReader()}
 	if cluster == nil {
 		e.redis = testenv.Start(t)
 		e.rdb = e.redis.Client(t)
@@ -205,22 +203,4 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a log sink the handler writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

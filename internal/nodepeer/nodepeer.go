@@ -23,12 +23,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"testing"
 	"time"
+
+	"offpush/internal/testenv"
 )
 
 //go:embed peer.mjs
@@ -44,10 +43,8 @@ type Peer struct {
 	roots   *x509.CertPool
 	control string // http://127.0.0.1:port of the control port
 	client  *http.Client
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	out     *syncBuffer // node's stderr
-	done    chan struct{}
+	proc    *testenv.Proc
+	out     *testenv.SyncBuffer // node's stderr
 }
 
 // Settings are SETTINGS values by Node's names: headerTableSize, initialWindowSize,
@@ -109,16 +106,10 @@ type Stats struct {
 
 // Start starts a peer for t and returns once it listens; it is stopped at t's cleanup, and
 // its stderr is logged if t failed.
-func Start(t testing.TB) *Peer {
+func Start(t testenv.TB) *Peer {
 	t.Helper()
-	bin, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node not found: install it (apt-get install -y nodejs)")
-		}
-		t.Skip("SKIPPED: node NOT FOUND ON PATH. These tests need Node's http2 module as an " +
-			"independent HTTP/2 peer: install it (apt-get install -y nodejs, or brew install node) and rerun.")
-	}
+	bin := testenv.LookPath(t, "node", "Node's http2 module as an independent HTTP/2 peer",
+		"apt-get install -y nodejs, or brew install node")
 	dir := t.TempDir()
 	p, err := start(bin, dir)
 	if err != nil {
@@ -144,23 +135,16 @@ func start(bin, dir string) (*Peer, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, filepath.Join(dir, "peer.mjs"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	out := &syncBuffer{}
-	cmd.Stderr = out
-	stdout, err := cmd.StdoutPipe()
+	out := &testenv.SyncBuffer{}
+	// The peer exits when its stdin closes, even if this process dies.
+	proc, err := testenv.StartProc(testenv.ProcSpec{Name: "node", Bin: bin,
+		Args:   []string{filepath.Join(dir, "peer.mjs"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")},
+		Stderr: out, StdoutPipe: true, StdinPipe: true})
 	if err != nil {
 		return nil, err
 	}
-	stdin, err := cmd.StdinPipe() // the peer exits when it closes, even if this process dies
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
-	}
-	p := &Peer{roots: roots, cmd: cmd, stdin: stdin, out: out, done: make(chan struct{}),
-		client: &http.Client{Timeout: 10 * time.Second}}
-	go func() { _ = cmd.Wait(); close(p.done) }()
+	stdout := proc.Stdout()
+	p := &Peer{roots: roots, proc: proc, out: out, client: &http.Client{Timeout: 10 * time.Second}}
 	type ports struct{ Port, Control int }
 	ready := make(chan ports, 1)
 	go func() {
@@ -178,8 +162,8 @@ func start(bin, dir string) (*Peer, error) {
 		p.URL = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(pp.Port))
 		p.control = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(pp.Control))
 		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("node exited before listening: %v\n%s", cmd.ProcessState, out.String())
+	case <-proc.Done():
+		return nil, fmt.Errorf("node exited with code %d before listening\n%s", proc.ExitCode(), out.String())
 	case <-time.After(startTimeout):
 		p.stop()
 		return nil, fmt.Errorf("node did not listen within %v\n%s", startTimeout, out.String())
@@ -187,15 +171,7 @@ func start(bin, dir string) (*Peer, error) {
 }
 
 // stop closes the peer's stdin, which ends it, and kills it if it lingers.
-func (p *Peer) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *Peer) stop() { p.proc.CloseStdin(2 * time.Second) }
 
 // CertPool trusts the peer's self-signed certificate.
 func (p *Peer) CertPool() *x509.CertPool { return p.roots }
@@ -290,22 +266,4 @@ func serverCert() (certPEM, keyPEM []byte, roots *x509.CertPool, err error) {
 	roots.AddCert(leaf)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), roots, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,9 +30,6 @@ const RequireFullCoverage = "no"
 // clusterTimeout bounds the creation of a cluster and every wait for it to be healthy.
 const clusterTimeout = 30 * time.Second
 
-// ErrNoRedis is returned by NewCluster when redis-server or redis-cli is not on PATH.
-var ErrNoRedis = errors.New("redis-server or redis-cli not found on PATH")
-
 // Cluster is a Redis Cluster of redis-server processes on 127.0.0.1, without persistence.
 type Cluster struct {
 	// Nodes are every node, masters and replicas, in their start order; a node's role
@@ -47,7 +43,7 @@ type Cluster struct {
 // StartCluster starts a cluster of masters masters with replicasPerMaster replicas each for t
 // and waits until every node reports cluster_state:ok. It is killed at t's cleanup. Without
 // redis-server or redis-cli on PATH the test is skipped, or fails when CI=true.
-func StartCluster(t testing.TB, masters, replicasPerMaster int) *Cluster {
+func StartCluster(t TB, masters, replicasPerMaster int) *Cluster {
 	t.Helper()
 	lookPath(t, "redis-server")
 	lookPath(t, "redis-cli")
@@ -105,10 +101,11 @@ func newCluster(dir string, ownDir bool, masters, replicasPerMaster int) (*Clust
 		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
 			return c, err
 		}
-		s, err := startServer(bin, nodeDir, []string{"--cluster-enabled", "yes",
+		s, err := startServer(context.Background(), bin, ServerOptions{Dir: nodeDir, Args: []string{
+			"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(nodeDir, "nodes.conf"),
 			"--cluster-node-timeout", strconv.FormatInt(NodeTimeout.Milliseconds(), 10),
-			"--cluster-require-full-coverage", RequireFullCoverage})
+			"--cluster-require-full-coverage", RequireFullCoverage}})
 		if s != nil {
 			c.Nodes = append(c.Nodes, s)
 		}
@@ -142,7 +139,7 @@ func (c *Cluster) Addrs() []string {
 }
 
 // Client returns a cluster client of every node, closed at t's cleanup.
-func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+func (c *Cluster) Client(t TB) *redis.ClusterClient {
 	t.Helper()
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
 	t.Cleanup(func() { _ = cc.Close() })

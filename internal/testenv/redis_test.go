@@ -213,3 +213,54 @@ func firstOf(first, err error) error {
 	}
 	return err
 }
+
+// TestAppendOnlyServer: with AppendOnly a Kill loses nothing acknowledged and StartAgain
+// brings the data back on the same address; Wipe makes the next start empty. Each run logs
+// to LogDir/redis-N.*.
+func TestAppendOnlyServer(t *testing.T) {
+	testenv.LookPath(t, "redis-server", "a real Redis", "apt-get install -y redis-server")
+	ctx := context.Background()
+	logs := t.TempDir()
+	s, err := testenv.NewServer(ctx, testenv.ServerOptions{Dir: t.TempDir(), LogDir: logs, AppendOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+	c := s.Client(t)
+	if cfg := c.ConfigGet(ctx, "appendfsync").Val(); cfg["appendfsync"] != "always" {
+		t.Fatalf("appendfsync = %q", cfg["appendfsync"])
+	}
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Kill()
+	if s.Running() {
+		t.Fatal("running after Kill")
+	}
+	if err := s.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartAgain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, "k").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("after Wipe: Get err = %v, want redis.Nil", err)
+	}
+	c.Set(ctx, "k", "v2", 0)
+	s.Kill()
+	if err := s.StartAgain(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, "k").Result(); v != "v2" {
+		t.Fatalf("after Kill and StartAgain: k = %q, %v; want v2", v, err)
+	}
+	if err := s.Wipe(); err == nil {
+		t.Fatal("Wipe of a running server did not fail")
+	}
+	if p := s.Proc(); p.Name != "redis-3" || !strings.HasPrefix(p.StdoutPath, logs) || !strings.Contains(p.Logs(), "Ready to accept connections") {
+		t.Fatalf("proc %s logs to %s: %q", p.Name, p.StdoutPath, p.Logs())
+	}
+	if d, err := s.CPU(); err != nil || d < 0 {
+		t.Fatalf("CPU = %v, %v", d, err)
+	}
+}

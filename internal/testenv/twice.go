@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"testing"
 )
+
+// M is the part of *testing.M that RunTwice uses.
+type M interface{ Run() int }
 
 // RunTwice runs m's tests twice, for a package whose tests run on a single redis-server and
 // on a Redis Cluster: first with use(nil), then with use(c) for a cluster of masters masters
@@ -16,7 +18,7 @@ import (
 //
 // The second run is left out when there is nothing to run twice (-test.list, fuzzing,
 // benchmarks). Without redis-server or redis-cli it is skipped loudly, or fails when CI=true.
-func RunTwice(m *testing.M, masters int, use func(*Cluster)) int {
+func RunTwice(m M, masters int, use func(*Cluster)) int {
 	use(nil)
 	code := m.Run()
 	if !flag.Parsed() || flagSet("test.list") || flagSet("test.fuzz") || flagSet("test.fuzzworker") || flagSet("test.bench") {
