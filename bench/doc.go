@@ -3,9 +3,10 @@
 //
 // # Processes
 //
-//	offpush bench (this process)     the worker: pipeline.New + Run, apns.Pool, go-redis,
-//	                                 kafka-go; and, before and after its window, seeding,
-//	                                 the baseline and the report
+//	offpush bench (this process)     the worker, wired as offpush run wires it
+//	                                 (app.NewWorker on the default configuration); and,
+//	                                 before and after its window, seeding, the baseline
+//	                                 and the report
 //	├─ offpush bench --child kafka   kfake, the in-process Kafka (unless --brokers)
 //	├─ offpush bench --child produce the event producer (kafka-go Writer)
 //	├─ offpush bench --child sim     the APNs simulator (apnssim.Command)

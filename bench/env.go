@@ -26,17 +26,18 @@ const stopGrace = 10 * time.Second
 // env is the system under load: Kafka, Redis and the simulator, each in a child process
 // unless --brokers/--redis name running ones, and the certificate the simulator accepts.
 type env struct {
-	cfg     *config
-	stderr  io.Writer
-	dir     string
-	brokers []string
-	kafka   *proc           // nil with --brokers
-	redis   *testenv.Server // nil with --redis
-	rdb     *redis.Client
-	sim     *proc
-	simURL  string
-	simCA   *x509.CertPool
-	cert    tls.Certificate
+	cfg       *config
+	stderr    io.Writer
+	dir       string
+	brokers   []string
+	kafka     *proc           // nil with --brokers
+	redis     *testenv.Server // nil with --redis
+	rdb       *redis.Client
+	sim       *proc
+	simURL    string
+	simCA     *x509.CertPool
+	simCAFile string // the simulator's CA, PEM
+	cert      tls.Certificate
 	// deliveries is the simulator's --deliveries file: every accepted push as a JSON line.
 	deliveries string
 	// topic, dlq and group are the current window's (openTopics).
@@ -125,6 +126,7 @@ func (e *env) startSim(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("simulator CA: %w", err)
 	}
+	e.simCAFile = caFile
 	e.simCA = x509.NewCertPool()
 	e.simCA.AppendCertsFromPEM(pem)
 	if e.cert, err = apnssim.ClientCertificate(topic); err != nil {

@@ -12,8 +12,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"offpush/apns"
 	"offpush/app"
+	"offpush/certgen"
+	conf "offpush/config"
 	"offpush/pipeline"
 )
 
@@ -61,23 +62,24 @@ func (e *env) runWindow(ctx context.Context, w *workload) (window, error) {
 	return win, err
 }
 
-// runWorker runs the pipeline in this process until it has an outcome for every device of
-// the workload, then stops it.
+// runWorker runs the worker in this process, wired as `offpush run` wires it (app.NewWorker
+// on the default configuration with the bench's Kafka, Redis, simulator and certificate),
+// until it has an outcome for every device of the workload, then stops it.
 func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
 	// The worker runs with the GC settings `offpush run` uses; the baseline after it with Go's
 	// defaults, as a plain apns2 loop would.
 	defer app.TuneGC()()
 	reader := sdkmetric.NewManualReader()
-	pool, err := apns.NewPool([]apns.Certificate{{ID: busiID, Topic: topic, TLS: &e.cert}},
-		apns.Options{Host: e.simURL, RootCAs: e.simCA, Connections: e.cfg.connections, Transport: e.cfg.transport})
+	cfg, err := e.workerConfig()
 	if err != nil {
 		return window{}, err
 	}
-	defer pool.Close()
-	p, err := pipeline.New(e.pipelineOptions(reader), presenceStore(e.rdb), pool)
+	wk, err := app.NewWorker(ctx, cfg, app.Deps{Logger: e.workerLogger(), Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)), Redis: e.rdb})
 	if err != nil {
 		return window{}, err
 	}
+	defer wk.APNs.Close() // not wk.Close: the Redis client is the bench's
+	p := wk.Pipeline
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
@@ -92,16 +94,35 @@ func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
 	return win, err
 }
 
-func (e *env) pipelineOptions(reader sdkmetric.Reader) pipeline.Options {
+// workerConfig is the worker's configuration: the defaults, the bench's topics, group and
+// brokers, the simulator with its CA, and one certificate-auth certificate (a .p12 the
+// simulator accepts) for busiID.
+func (e *env) workerConfig() (conf.Config, error) {
+	const password = "bench"
+	p12, err := certgen.GenerateP12(e.dir, topic, password, true, time.Now().Add(certgen.Validity))
+	if err != nil {
+		return conf.Config{}, fmt.Errorf("client certificate: %w", err)
+	}
+	cfg := conf.Default()
+	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Kafka.DLQTopic, cfg.Kafka.GroupID = e.brokers, e.topic, e.dlq, e.group
+	cfg.APNs.Host, cfg.APNs.CAFile = e.simURL, e.simCAFile
+	if e.cfg.connections > 0 {
+		cfg.APNs.Connections = e.cfg.connections
+	}
+	if e.cfg.transport != "" {
+		cfg.APNs.Transport = e.cfg.transport
+	}
+	cfg.APNs.Certificates = []conf.Certificate{{ID: busiID, BundleID: topic, Environment: conf.Production, P12File: p12, P12Password: password}}
+	return cfg, nil
+}
+
+// workerLogger logs the worker's warnings (with --verbose, its info too) to stderr.
+func (e *env) workerLogger() *slog.Logger {
 	level := slog.LevelWarn
 	if e.cfg.verbose {
 		level = slog.LevelInfo
 	}
-	return pipeline.Options{
-		Brokers: e.brokers, Topic: e.topic, DLQTopic: e.dlq, GroupID: e.group,
-		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
-		Meter:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // measure opens the window at the first fetched event and closes it when the counters
