@@ -38,6 +38,9 @@ func Decode(data []byte) (*Message, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, &Error{Msg: "not a JSON object"}
 	}
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, jsonError(err)

@@ -170,3 +170,36 @@ func TestDecodeRevoke(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeCaseVariantKeys: a key that differs from a field's name only in case, or by a
+// Unicode look-alike, is refused and named, wherever it is; it is never taken for the field.
+// Unknown keys, and field names of another level, are still ignored.
+func TestDecodeCaseVariantKeys(t *testing.T) {
+	base := `"id":"m1","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"hi"}]`
+	for _, c := range []struct {
+		name, doc, want string
+	}{
+		{"upper id", `{` + base + `,"ID":42}`, "ID: unknown field that differs from id only in case: field names are case-sensitive"},
+		{"id only in upper case", `{"ID":"m1","chatType":"c2c","sender":{"userId":"alice"},"recipients":["bob"],"elems":[{"type":"text","text":"hi"}]}`,
+			"ID: unknown field that differs from id only in case: field names are case-sensitive"},
+		{"kelvin sign", `{` + base + `,"` + "\u212a" + `ind":"revoke","revokes":"m0"}`, "\u212aind: unknown field that differs from kind only in case: field names are case-sensitive"},
+		{"escaped kelvin sign", `{` + base + `,"\u212aind":"revoke"}`, "\u212aind: unknown field that differs from kind only in case: field names are case-sensitive"},
+		{"nested", `{"id":"m1","chatType":"c2c","sender":{"userId":"alice","NickName":"A"},"recipients":["bob"],"elems":[{"type":"text","text":"hi"}]}`,
+			"NickName: unknown field that differs from nickname only in case: field names are case-sensitive"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode([]byte(c.doc))
+			if err == nil || err.Error() != c.want {
+				t.Errorf("Decode error %v, want %q", err, c.want)
+			}
+		})
+	}
+	for _, doc := range []string{
+		`{` + base + `,"traceId":"x","text":"a top-level text is unknown here"}`,
+		`{` + base + `,"note":"a value \"ID\": with a key-like string inside"}`,
+	} {
+		if _, err := Decode([]byte(doc)); err != nil {
+			t.Errorf("Decode(%s): %v", doc, err)
+		}
+	}
+}

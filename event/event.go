@@ -16,7 +16,9 @@
 //     ios.interruptionLevel "passive", "active", "time-sensitive", "critical" or empty;
 //     ios.image an absolute http(s) URL of at most MaxImageURLLen bytes.
 //
-// Unknown fields are ignored, so IM core can add fields without breaking older workers.
+// Unknown fields are ignored, so IM core can add fields without breaking older workers. Field
+// names are case-sensitive: a key that differs from a field's name only in case ("ID",
+// "Kind") is refused, since the JSON decoder would otherwise take it for that field.
 package event
 
 import (

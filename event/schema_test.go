@@ -42,8 +42,8 @@ var decodeOnly = map[string]string{
 	"decode-only-invalid-revoke-recalls-itself":       "revokes must differ from id; a schema cannot compare two fields",
 	"decode-only-invalid-id-256-chars-over-256-bytes": "ids are limited to 256 UTF-8 bytes; maxLength counts characters",
 	"decode-only-invalid-sdkappid-exponent":           "sdkAppId must be a plain integer literal; a schema sees the number 1000, not how 1e3 is written",
-	"decode-only-invalid-unknown-field-differs-in-case": "Decode bug: encoding/json matches field names case-insensitively, so the unknown field " +
-		`"ID" is read as id (and refused as a number) instead of being ignored as the contract says`,
+	"decode-only-invalid-unknown-field-differs-in-case": `a key that differs from a field's name only in case ("ID") is refused: ` +
+		"the JSON decoder would take it for that field; a schema's property names are case-sensitive and cannot say so",
 }
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
