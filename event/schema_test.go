@@ -189,7 +189,7 @@ func (w *schemaWalk) walk(s any, path string) {
 	}
 	if ref, ok := m["$ref"].(string); ok {
 		name, ok := strings.CutPrefix(ref, "#/$defs/")
-		def, _ := w.root["$defs"].(map[string]any)[name]
+		def := w.root["$defs"].(map[string]any)[name]
 		if !ok || def == nil {
 			w.errs = append(w.errs, fmt.Sprintf("%s: $ref %q is not a local $defs entry", path, ref))
 		} else if key := ref + "@" + path; !w.refs[key] {
