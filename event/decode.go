@@ -93,7 +93,9 @@ func jsonKind(k string) string {
 		return "array"
 	case "struct", "map", "ptr":
 		return "object"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
 		return "number"
 	}
 	return k

@@ -56,6 +56,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"id wrong type", base(`"id":"m1"`, `"id":7`), "id: want string, got number"},
 		{"elem text wrong type", base(`"text":"see you at 8"`, `"text":8`), "elems.text: want string, got number"},
 		{"atAll wrong type", base(`"atAll":false`, `"atAll":"no"`), "atAll: want bool, got string"},
+		{"sdkAppId in exponent form", base(`"id":"m1"`, `"id":"m1","sdkAppId":1e3`), "sdkAppId: want an integer, got number 1e3"},
+		{"sdkAppId a string", base(`"id":"m1"`, `"id":"m1","sdkAppId":"1400"`), "sdkAppId: want an integer, got string"},
 		{"sentAt not RFC 3339", base(`"2026-11-25T10:00:00Z"`, `"yesterday"`), "sentAt: want an RFC 3339 time"},
 		// Required fields.
 		{"missing id", base(`"id":"m1",`, ``), "id: required"},
