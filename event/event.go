@@ -5,12 +5,16 @@
 // Validation rules, in the order Decode applies them:
 //   - the bytes must be valid UTF-8 and one JSON object (encoding/json would silently replace
 //     invalid UTF-8 with U+FFFD, so it is checked on the raw bytes first);
+//   - no key differs from a field's name only in case (see below);
 //   - a field of the wrong JSON type is an error naming the field ("recipients: want array");
-//   - id, chatType, sender.userId and elems are required, and recipients for c2c; group
-//     (with group.id) is required when chatType is "group", where leaving recipients out
-//     (absent or null) pushes to the group's members (see ToMembers);
-//   - recipients holds 1..MaxRecipients non-empty user ids, elems 1..MaxElems elements of a
-//     known type, atUserIds at most MaxRecipients entries;
+//   - id, chatType and sender.userId are required, and recipients for c2c; group (with
+//     group.id) is required when chatType is "group", where leaving recipients out (absent or
+//     null) pushes to the group's members (see ToMembers);
+//   - recipients holds 1..MaxRecipients non-empty user ids, atUserIds at most MaxRecipients;
+//   - kind is "message" (or empty) or "revoke". A revoke names in revokes the id of the message
+//     it recalls (not its own) and needs nothing more: its elems and push options are not
+//     checked. A message has no revokes;
+//   - a message has 1..MaxElems elems of a known type;
 //   - offlinePush.pushFlag is "default", "noPush" or empty; offlinePush.priority "high",
 //     "normal" or empty; offlinePush.ios.pushType "apns", "voip" or empty;
 //     ios.interruptionLevel "passive", "active", "time-sensitive", "critical" or empty;
