@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -77,9 +76,10 @@ func checkKey(key []byte) error {
 	if fieldNames[string(key)] || len(key) > 64 || !utf8.Valid(key) {
 		return nil // a field, or an unknown key too long to be one
 	}
+	k := string(key)
 	for name := range fieldNames {
-		if bytes.EqualFold(key, []byte(name)) {
-			return fieldErr(string(key), "unknown field that differs from %s only in case: field names are case-sensitive", name)
+		if strings.EqualFold(k, name) {
+			return fieldErr(k, "unknown field that differs from %s only in case: field names are case-sensitive", name)
 		}
 	}
 	return nil

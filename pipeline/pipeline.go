@@ -232,6 +232,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	r := p.newReader()
 	defer r.Close()
 	defer p.dlq.Close()
+	if tr, ok := p.kafka.Transport.(*kafka.Transport); ok {
+		defer tr.CloseIdleConnections() // the offset reads' connections
+	}
 
 	// work lives until the drain ends; ctx only stops the fetch loop.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
