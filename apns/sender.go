@@ -50,6 +50,7 @@ type sender struct {
 	slots    *Slots
 	token    *token.Token // nil for certificate auth
 	timeout  time.Duration
+	timed    bool // the transport bounds each request by timeout itself (apns/h2)
 }
 
 // conn is one HTTP/2 connection of a certificate.
@@ -67,7 +68,8 @@ const adaptEvery = 64
 // certificate auth).
 func newSender(c Certificate, tok *token.Token, o Options) *sender {
 	s := &sender{cert: c, slots: NewSlots(o.InFlight), token: tok, timeout: o.Timeout,
-		maxConns: o.MaxConnections, inFlight: o.InFlight, share: max(1, o.InFlight/o.Connections)}
+		maxConns: o.MaxConnections, inFlight: o.InFlight, share: max(1, o.InFlight/o.Connections),
+		timed: o.Transport == TransportH2}
 	host := o.Host
 	if host == "" {
 		host = apns2.HostDevelopment
@@ -167,7 +169,7 @@ func newTransport(c Certificate, o Options) idleCloser {
 		cfg.Certificates = []tls.Certificate{*c.TLS}
 	}
 	if o.Transport == TransportH2 {
-		return &h2.Transport{TLSConfig: cfg, DialTimeout: dialTimeout, PingInterval: pingAfter}
+		return &h2.Transport{TLSConfig: cfg, DialTimeout: dialTimeout, PingInterval: pingAfter, Timeout: o.Timeout}
 	}
 	return newNetHTTPTransport(cfg)
 }
@@ -197,9 +199,13 @@ func (s *sender) push(ctx context.Context, n *Request) Result {
 	if s.token != nil {
 		bearer = s.token.GenerateIfExpired()
 	}
-	hint := new(string)
-	ctx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, hint), s.timeout)
-	defer cancel()
+	pc := &pushCtx{Context: ctx}
+	ctx = pc
+	if !s.timed {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	c := s.pick()
 	c.active.Add(1)
 	start := time.Now()
@@ -221,7 +227,7 @@ func (s *sender) push(ctx context.Context, n *Request) Result {
 	r.Timestamp = resp.Timestamp.Time
 	r.Class = Classify(r.Status, r.Reason)
 	if r.Class == Retry {
-		r.RetryAfter = retryAfter(r.Status, *hint)
+		r.RetryAfter = retryAfter(r.Status, pc.retryAfter)
 	}
 	if r.Class == RefreshAuth && s.token != nil {
 		r.Err = s.refresh(bearer)
@@ -268,8 +274,26 @@ func retryAfter(status int, header string) time.Duration {
 
 type retryAfterKey struct{}
 
+// pushCtx is the context of one request: its parent's, and the Retry-After value that
+// hintTransport finds under retryAfterKey. One allocation, where context.WithValue and a
+// *string were two.
+type pushCtx struct {
+	context.Context
+	retryAfter string
+}
+
+func (c *pushCtx) Value(key any) any {
+	if key == (retryAfterKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// expirationNow is the "apns-expiration: 0" header value; transports only read it.
+var expirationNow = []string{"0"}
+
 // hintTransport adds to apns2 what its Client cannot express: it reads the Retry-After header
-// (apns2.Response has no headers) into the *string under retryAfterKey in the request context,
+// (apns2.Response has no headers) into the request context's pushCtx,
 // and sends "apns-expiration: 0" (deliver once, do not store: Request's zero
 // Expiration) where apns2 would omit the header. apns2 builds a fresh request per push and
 // never reuses it, so setting a header here is safe.
@@ -277,15 +301,15 @@ type hintTransport struct{ next http.RoundTripper }
 
 func (t hintTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if _, ok := req.Header["Apns-Expiration"]; !ok {
-		req.Header["Apns-Expiration"] = []string{"0"}
+		req.Header["Apns-Expiration"] = expirationNow
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
 	if v := resp.Header.Get("Retry-After"); v != "" {
-		if hint, ok := req.Context().Value(retryAfterKey{}).(*string); ok {
-			*hint = v
+		if pc, ok := req.Context().Value(retryAfterKey{}).(*pushCtx); ok {
+			pc.retryAfter = v
 		}
 	}
 	return resp, nil

@@ -48,6 +48,7 @@ type config struct {
 	rate                    float64
 	profile                 string
 	jsonOut, cpuProfile     string
+	memProfile              string
 	connections, partitions int
 	transport               string
 	apnsRTT, apnsRTTJitter  time.Duration
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.profile, "profile", profileDefault, "default | skip-heavy (every device in the foreground: Kafka + decode + Redis alone) | hot-group (one large group's burst while one-to-one messages flow) | big-groups (groups of 10k-20k members as membership, then as recipient lists)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to `FILE`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker's window to `FILE`")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write the allocation profile at the window's end to `FILE`, and at its start to FILE.start (go tool pprof -sample_index=alloc_space -diff_base FILE.start FILE)")
 	fs.IntVar(&c.connections, "connections", 0, "HTTP/2 connections per certificate (0 = apns default)")
 	fs.StringVar(&c.transport, "transport", "", "HTTP/2 client of the worker: net/http or h2 (\"\" = apns default)")
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the events topic")

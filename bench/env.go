@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"time"
 
@@ -236,6 +237,7 @@ type snapshot struct {
 	cpu               time.Duration // this process
 	rss               int64         // this process's peak, bytes
 	sim, kafka, redis time.Duration
+	gc                gcStats // this process
 }
 
 func (e *env) snapshot() snapshot {
@@ -244,5 +246,48 @@ func (e *env) snapshot() snapshot {
 		s.redis, _ = e.redis.CPU() // 0 when unknown
 	}
 	s.cpu, s.rss, _ = selfUsage()
+	s.gc = readGC()
 	return s
+}
+
+// gcStats are the runtime's garbage-collector figures of this process.
+type gcStats struct {
+	cpu    time.Duration // GC CPU time (mark assists, background marking, pauses), estimated by the runtime
+	cycles uint64
+	live   uint64        // heap marked live by the last cycle, bytes
+	goal   uint64        // heap size at which the next cycle starts, bytes
+	idle   time.Duration // of cpu: marking on otherwise idle processors
+	stacks uint64        // goroutine stacks, bytes
+}
+
+var gcSamples = []string{"/cpu/classes/gc/total:cpu-seconds", "/gc/cycles/total:gc-cycles",
+	"/gc/heap/live:bytes", "/gc/heap/goal:bytes", "/cpu/classes/gc/mark/idle:cpu-seconds",
+	"/memory/classes/heap/stacks:bytes"}
+
+func readGC() gcStats {
+	ss := make([]metrics.Sample, len(gcSamples))
+	for i, n := range gcSamples {
+		ss[i].Name = n
+	}
+	metrics.Read(ss)
+	var g gcStats
+	if ss[0].Value.Kind() == metrics.KindFloat64 {
+		g.cpu = time.Duration(ss[0].Value.Float64() * float64(time.Second))
+	}
+	if ss[1].Value.Kind() == metrics.KindUint64 {
+		g.cycles = ss[1].Value.Uint64()
+	}
+	if ss[2].Value.Kind() == metrics.KindUint64 {
+		g.live = ss[2].Value.Uint64()
+	}
+	if ss[3].Value.Kind() == metrics.KindUint64 {
+		g.goal = ss[3].Value.Uint64()
+	}
+	if ss[4].Value.Kind() == metrics.KindFloat64 {
+		g.idle = time.Duration(ss[4].Value.Float64() * float64(time.Second))
+	}
+	if ss[5].Value.Kind() == metrics.KindUint64 {
+		g.stacks = ss[5].Value.Uint64()
+	}
+	return g
 }

@@ -38,6 +38,15 @@ type Result struct {
 	GroupPushesPerS         float64 `json:"group_pushes_per_s"` // from the first group push to reach the simulator to the last
 	LatencyKind             string  `json:"latency_kind"`       // "backlog" (all events published first) or "rate"
 	PeakRSSMB               float64 `json:"peak_rss_mb"`
+	// The Go garbage collector in the worker's process over the window: its share of the
+	// worker CPU (the runtime's estimate), its cycles, and the live heap and heap goal at the
+	// window's end.
+	GCCPUShare  float64 `json:"gc_cpu_share"`
+	GCIdleShare float64 `json:"gc_idle_share"` // of GCCPUShare: marking on otherwise idle processors
+	GCCycles    uint64  `json:"gc_cycles"`
+	HeapLiveMB  float64 `json:"heap_live_mb"`
+	HeapGoalMB  float64 `json:"heap_goal_mb"`
+	StacksMB    float64 `json:"stacks_mb"`
 	// RedisBytesPerPush is the growth of Redis's used_memory (less its clients' buffers) from
 	// before the worker started to after it stopped, per push sent: what the pipeline leaves
 	// in Redis (dedupe records).
@@ -190,6 +199,11 @@ func (r *Result) setWorker(w window, wl *workload) {
 	r.KafkaCPUUsPerEvent = per(w.end.kafka-w.start.kafka, c.events)
 	r.RedisCPUUsPerRecipient = per(w.end.redis-w.start.redis, c.recipients)
 	r.PeakRSSMB = float64(w.end.rss) / (1 << 20)
+	r.GCCPUShare = ratio((w.end.gc.cpu - w.start.gc.cpu).Seconds(), cpu.Seconds())
+	r.GCIdleShare = ratio((w.end.gc.idle - w.start.gc.idle).Seconds(), cpu.Seconds())
+	r.GCCycles = w.end.gc.cycles - w.start.gc.cycles
+	r.StacksMB = float64(w.end.gc.stacks) / (1 << 20)
+	r.HeapLiveMB, r.HeapGoalMB = float64(w.end.gc.live)/(1<<20), float64(w.end.gc.goal)/(1<<20)
 	r.RedisRetainedBytes = w.redisAfter - w.redisBefore
 	if r.Pushes > 0 {
 		r.RedisBytesPerPush = float64(r.RedisRetainedBytes) / float64(r.Pushes)
@@ -242,6 +256,8 @@ func writeTable(out io.Writer, r *Result) {
 		r.GroupLatencySamples, r.GroupP50Ms, r.GroupP90Ms, r.GroupP99Ms, r.GroupMaxMs, r.GroupPushesPerS)
 	fmt.Fprintf(out, "peak RSS %.0f MB   redis retained %.1f B/push (%+d B)   window %.1f s   outcomes %v\n",
 		r.PeakRSSMB, r.RedisBytesPerPush, r.RedisRetainedBytes, r.WindowS, r.Outcomes)
+	fmt.Fprintf(out, "GC %.0f%% of worker CPU (%.0f%% on idle processors), %d cycles   at the end: heap live %.0f MB, goal %.0f MB, stacks %.0f MB\n",
+		100*r.GCCPUShare, 100*r.GCIdleShare, r.GCCycles, r.HeapLiveMB, r.HeapGoalMB, r.StacksMB)
 	fmt.Fprintf(out, "other processes: kafka %.1f µs/event, redis %.2f µs/recipient\n", r.KafkaCPUUsPerEvent, r.RedisCPUUsPerRecipient)
 }
 

@@ -136,10 +136,32 @@ func (e *env) measure(ctx context.Context, p *pipeline.Pipeline, reader *sdkmetr
 	if err != nil {
 		return win, err
 	}
+	if err := writeAllocs(e.cfg.memProfile, ".start"); err != nil {
+		return win, err
+	}
 	win.counts, win.published, err = e.drive(ctx, reader, w)
 	win.end = e.snapshot()
 	stopProfile()
+	if perr := writeAllocs(e.cfg.memProfile, ""); err == nil {
+		err = perr
+	}
 	return win, err
+}
+
+// writeAllocs writes the allocation profile to path+suffix; "" path: none.
+func writeAllocs(path, suffix string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }
 
 // drive publishes the events that go out during the window, if any, and waits for their

@@ -43,12 +43,14 @@ type metrics struct {
 	lagMu sync.Mutex
 	lag   map[partKey]int64 // records behind the high watermark, as of the last fetch
 
-	statusOpts map[int]metric.RecordOption // by APNs status, 0 = network error
+	// The options of the calls made once per push are kept as slices: a variadic argument
+	// built at the call escapes to the heap through the interface method.
+	statusOpts map[int][]metric.RecordOption // by APNs status, 0 = network error
 
 	skipOpts [256]metric.AddOption
 	dlqOpts  [256]metric.AddOption // by dlq.Reason
 	dlqPush  [256]metric.AddOption
-	sentOpt  metric.AddOption
+	sentOpt  []metric.AddOption
 
 	revokeReplaced, revokePrevented metric.AddOption
 	voipOpts                        map[string]metric.AddOption // by outcome
@@ -101,7 +103,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		mt.dlqOpts[f] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", f.String())))
 		mt.dlqPush[f] = pushAttrs(OutcomeDeadLetter, f.String())
 	}
-	mt.sentOpt = pushAttrs(OutcomeSent, "")
+	mt.sentOpt = []metric.AddOption{pushAttrs(OutcomeSent, "")}
 	result := func(r string) metric.AddOption {
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))
 	}
@@ -111,9 +113,9 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		mt.voipOpts[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
 	}
 	mt.zero()
-	mt.statusOpts = map[int]metric.RecordOption{}
+	mt.statusOpts = map[int][]metric.RecordOption{}
 	for _, st := range []int{0, 200, 400, 403, 404, 405, 410, 413, 429, 500, 503} {
-		mt.statusOpts[st] = statusAttr(st)
+		mt.statusOpts[st] = []metric.RecordOption{statusAttr(st)}
 	}
 	return mt, nil
 }
@@ -127,7 +129,7 @@ func (m *metrics) zero() {
 	}
 	m.retries.Add(ctx, 0)
 	m.infraErrors.Add(ctx, 0)
-	m.pushes.Add(ctx, 0, m.sentOpt)
+	m.pushes.Add(ctx, 0, m.sentOpt...)
 	m.revokes.Add(ctx, 0, m.revokeReplaced)
 	m.revokes.Add(ctx, 0, m.revokePrevented)
 	for _, o := range m.voipOpts {
@@ -143,7 +145,7 @@ func (m *metrics) skipped(ctx context.Context, s render.Skip, n int) {
 	m.pushes.Add(ctx, int64(n), m.skipOpts[s])
 }
 
-func (m *metrics) sent(ctx context.Context) { m.pushes.Add(ctx, 1, m.sentOpt) }
+func (m *metrics) sent(ctx context.Context) { m.pushes.Add(ctx, 1, m.sentOpt...) }
 
 func (m *metrics) deadLettered(ctx context.Context, f dlq.Reason) {
 	m.dlqRecords.Add(ctx, 1, m.dlqOpts[f])
@@ -168,11 +170,11 @@ func (m *metrics) tokenDead(ctx context.Context, reason string, r presence.Token
 }
 
 func (m *metrics) apnsRequest(ctx context.Context, res apns.Result, d time.Duration) {
-	opt, ok := m.statusOpts[res.Status] // read-only after newMetrics
+	opts, ok := m.statusOpts[res.Status] // read-only after newMetrics
 	if !ok {
-		opt = statusAttr(res.Status)
+		opts = []metric.RecordOption{statusAttr(res.Status)}
 	}
-	m.apnsLatency.Record(ctx, d.Seconds(), opt)
+	m.apnsLatency.Record(ctx, d.Seconds(), opts...)
 }
 
 // statusAttr is the "status" attribute of an APNs request: the HTTP status, or "error" when

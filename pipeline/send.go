@@ -45,8 +45,7 @@ func (p *Pipeline) deliverSlot(ctx context.Context, sj *sendJob) {
 func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	p.metrics.inFlight.Add(1)
 	defer p.metrics.inFlight.Add(-1)
-	ctx, span := p.startSpan(ctx, "apns.send",
-		trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := p.startSpan(ctx, "apns.send", clientSpan...)
 	res, attempts := p.sendWithRetry(ctx, sj)
 	sj.attempts = attempts
 	if sj.revoked {
@@ -83,20 +82,31 @@ func (p *Pipeline) deliver(ctx context.Context, sj *sendJob) {
 	}
 }
 
+// clientSpan are the start options of an apns.send span, made once.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 // sendWithRetry sends until APNs gives a final answer, the retry budget (MaxAttempts,
 // MaxElapsed) is spent, or the pipeline stops.
 func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result, int) {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(p.opts.InitialBackoff),
-		backoff.WithMaxElapsedTime(p.opts.MaxElapsed),
-	)
-	bo := backoff.WithContext(backoff.WithMaxRetries(b, uint64(p.opts.MaxAttempts-1)), ctx)
+	var bo backoff.BackOff // made at the first retry: most pushes need none
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		res := p.apns.Send(ctx, sj.busiID, &sj.req, sj.lane)
 		p.metrics.apnsRequest(ctx, res, time.Since(start))
 		if res.Class != apns.Retry && res.Class != apns.RefreshAuth {
 			return res, attempt
+		}
+		if bo == nil {
+			maxElapsed := p.opts.MaxElapsed // counted from the first attempt's start
+			if maxElapsed > 0 {
+				maxElapsed = max(maxElapsed-time.Since(first), time.Nanosecond)
+			}
+			b := backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(p.opts.InitialBackoff),
+				backoff.WithMaxElapsedTime(maxElapsed),
+			)
+			bo = backoff.WithContext(backoff.WithMaxRetries(b, uint64(p.opts.MaxAttempts-1)), ctx)
 		}
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop || p.isStopping() {

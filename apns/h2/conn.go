@@ -285,6 +285,45 @@ func (c *Conn) closeStreamLocked(s *stream) {
 	}
 }
 
+// expireLoop fails, every timeout/10 (at most every second), the requests whose deadline
+// passed: queued ones leave the queue, sent ones are reset with RST_STREAM CANCEL.
+func (c *Conn) expireLoop(timeout time.Duration) {
+	t := time.NewTicker(min(max(timeout/10, time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case now := <-t.C:
+			c.expire(now)
+		}
+	}
+}
+
+func (c *Conn) expire(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.queue[:0]
+	for _, s := range c.queue {
+		if !s.expired(now) {
+			kept = append(kept, s)
+			continue
+		}
+		s.queued = false
+		c.finishLocked(s, s.timeoutErr())
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	for _, s := range c.streams {
+		if s.expired(now) {
+			c.ctrl = appendRSTStream(c.ctrl, s.id, errCodeCancel)
+			c.closeStreamLocked(s)
+			c.finishLocked(s, s.timeoutErr())
+			c.signal()
+		}
+	}
+}
+
 // finishLocked completes s with err (nil: the response is in s).
 func (c *Conn) finishLocked(s *stream, err error) {
 	if s.finished {

@@ -711,3 +711,66 @@ func TestGoAwayError(t *testing.T) {
 		t.Fatalf("next request: %v %v on %d connections, want 200 on a second one", resp, err, srv.conns.Load())
 	}
 }
+
+// TestTimeout checks Transport.Timeout without a deadline in the request's context: a sent
+// request that gets no answer and one queued behind it (the server allows one stream) both
+// fail with DeadlineExceeded, the sent one's stream is reset at the server, and the
+// connection serves the next request; a request the server refuses for ever ends too.
+func TestTimeout(t *testing.T) {
+	reset := make(chan struct{}, 1)
+	h := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-r.Context().Done()
+			reset <- struct{}{}
+		}
+	}
+	srv, tr, conns := server(t, h, func(s *http.Server) { s.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1} })
+	tr.Timeout = 300 * time.Millisecond
+	if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v %v", resp, err) // dialled: the server's limit is known
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, _, err := post(context.Background(), tr, srv, "/block", "x")
+			errs <- err
+		}()
+	}
+	start := time.Now()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("unanswered request: %v, want DeadlineExceeded", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("unanswered requests did not end with Transport.Timeout")
+		}
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("unanswered requests ended after %v, before the 300ms timeout", d)
+	}
+	select {
+	case <-reset:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not see the timed-out stream reset")
+	}
+	if resp, _, err := post(context.Background(), tr, srv, "/", "x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request after the timed-out ones: %v %v", resp, err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want the first one kept", n)
+	}
+
+	serve := func(_ int, fr *http2.Framer, f http2.Frame) {
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
+			_ = fr.WriteRSTStream(d.StreamID, http2.ErrCodeRefusedStream)
+		}
+	}
+	raw, rtr := newRawServer(t, serve)
+	rtr.Timeout = 200 * time.Millisecond
+	_, err := (&http.Client{Transport: rtr}).Post("https://"+raw.addr+"/", "text/plain", strings.NewReader("x"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("refused for ever: %v, want DeadlineExceeded", err)
+	}
+}

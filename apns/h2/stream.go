@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -49,6 +51,9 @@ type stream struct {
 	body   []byte              // request body
 	fa     [12]hpack.HeaderField
 	done   chan struct{} // closed when the response is complete or the stream failed
+
+	deadline time.Time     // Transport.Timeout after RoundTrip began; zero: none
+	timeout  time.Duration // that Timeout, for the error
 
 	// Under Conn.mu.
 	id       uint32
@@ -96,6 +101,15 @@ func newStream(req *http.Request, authority string) (*stream, error) {
 	s.fields = f
 	s.reset()
 	return s, nil
+}
+
+// expired reports whether s has a deadline and now is past it.
+func (s *stream) expired(now time.Time) bool {
+	return !s.deadline.IsZero() && now.After(s.deadline)
+}
+
+func (s *stream) timeoutErr() error {
+	return fmt.Errorf("h2: no response within %v: %w", s.timeout, context.DeadlineExceeded)
 }
 
 // reset prepares s to be sent (again) on a connection.

@@ -37,6 +37,11 @@ type Transport struct {
 	TLSConfig    *tls.Config   // cloned; NextProtos is set to h2
 	DialTimeout  time.Duration // TCP and TLS handshake and SETTINGS; default 20s
 	PingInterval time.Duration // ping after this long without a frame, fail if unanswered; default 15s
+	// Timeout bounds a request from RoundTrip to its answer, sends again of an unprocessed
+	// request included, without a timer per request: each connection checks its requests
+	// every Timeout/10 (at least every second), so one fails up to that much late, with an
+	// error that wraps context.DeadlineExceeded. 0: only the request's context ends it.
+	Timeout time.Duration
 
 	maxID   uint32 // tests: last stream id of a connection; 0 → 2^31-1
 	cur     atomic.Pointer[Conn]
@@ -61,6 +66,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.Timeout > 0 {
+		s.deadline, s.timeout = time.Now().Add(t.Timeout), t.Timeout
+	}
 	wait := unprocessedBackoff
 	for {
 		c, err := t.conn(req.Context(), req.URL.Host)
@@ -76,6 +84,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.drop(c) // GOAWAY or lost; REFUSED_STREAM leaves the connection in use
 		}
 		s.reset()
+		if s.expired(time.Now().Add(wait)) {
+			return nil, fmt.Errorf("%w (last send: %w)", s.timeoutErr(), err)
+		}
 		select {
 		case <-req.Context().Done():
 			return nil, err
@@ -140,6 +151,9 @@ func (t *Transport) dial(d *dialCall, addr string) {
 	t.mu.Lock()
 	if d.err == nil {
 		t.cur.Store(d.conn)
+		if t.Timeout > 0 {
+			go d.conn.expireLoop(t.Timeout)
+		}
 	}
 	t.dialing = nil
 	t.mu.Unlock()
