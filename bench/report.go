@@ -60,6 +60,7 @@ type Result struct {
 	ZeroRTTSimCPUUsPerRequest float64 `json:"zero_rtt_sim_cpu_us_per_request,omitempty"`
 	ZeroRTTPushes             int64   `json:"zero_rtt_pushes,omitempty"`
 	ZeroRTTWindowS            float64 `json:"zero_rtt_window_s,omitempty"`
+	ZeroRTTGCCPUShare         float64 `json:"zero_rtt_gc_cpu_share,omitempty"`
 	RatioRTTPushes            float64 `json:"ratio_rtt_pushes,omitempty"` // pushes/s at --apns-rtt / at 0 ms
 	RatioRTTCPU               float64 `json:"ratio_rtt_cpu,omitempty"`    // CPU/push at --apns-rtt / at 0 ms
 
@@ -218,6 +219,7 @@ func (r *Result) setZeroRTT(w window) {
 	r.ZeroRTTPushesPerS = rate(r.ZeroRTTPushes, d)
 	r.ZeroRTTWorkerCPUUsPerPush = per(cpu, r.ZeroRTTPushes)
 	r.ZeroRTTSimCPUUsPerRequest = per(w.end.sim-w.start.sim, r.ZeroRTTPushes)
+	r.ZeroRTTGCCPUShare = ratio((w.end.gc.cpu - w.start.gc.cpu).Seconds(), cpu.Seconds())
 	r.RatioRTTPushes = ratio(r.PushesPerS, r.ZeroRTTPushesPerS)
 	r.RatioRTTCPU = ratio(r.WorkerCPUUsPerPush, r.ZeroRTTWorkerCPUUsPerPush)
 }
@@ -279,6 +281,7 @@ func writeComparison(out io.Writer, r *Result) {
 		f("%.2f", r.RatioPushes), f("%.2f", r.RatioRTTPushes))
 	row("CPU µs/push", f("%.1f", r.WorkerCPUUsPerPush), f("%.1f", r.ZeroRTTWorkerCPUUsPerPush), f("%.1f", r.BaselineCPUUsPerPush),
 		f("%.2f", r.RatioCPU), f("%.2f", r.RatioRTTCPU))
+	row("GC share of CPU", f("%.2f", r.GCCPUShare), f("%.2f", r.ZeroRTTGCCPUShare), "", "", "")
 	row("simulator CPU µs/request", f("%.1f", r.SimCPUUsPerRequest), f("%.1f", r.ZeroRTTSimCPUUsPerRequest),
 		f("%.1f", r.BaselineSimCPUUsPerRequest), "", "")
 	row("pushes", f("%d", r.Pushes), f("%d", r.ZeroRTTPushes), f("%d", r.BaselinePushes), "", "")

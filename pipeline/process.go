@@ -187,7 +187,11 @@ type batch struct {
 
 // decide applies the skip rules to every device of a batch and returns the devices to push.
 func (p *Pipeline) decide(ctx context.Context, j *job, m *event.Message, prep *render.Prepared, recs []presence.Recipient, now time.Time) ([]target, bool) {
-	var out []target
+	devices := 0
+	for i := range recs {
+		devices += len(recs[i].Devices)
+	}
+	out := make([]target, 0, devices) // at most one target per device: no regrowth
 	seen := make(map[string]bool, len(recs))
 	for i := range recs {
 		r := &recs[i]
@@ -305,7 +309,7 @@ func pollBusy(ctx context.Context) bool {
 // flight), settling their dedupe keys in chunks as they finish (settler), waits for them,
 // and returns the busy ones. ok is false when ctx ended first.
 func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.ClaimResult, idx []int) (busy []int, ok bool) {
-	var send []int // positions in idx of the pushes to send
+	send := make([]int, 0, len(idx)) // positions in idx of the pushes to send
 	for k, i := range idx {
 		switch results[i].State {
 		case presence.ClaimDone:
@@ -322,7 +326,7 @@ func (p *Pipeline) sendRound(ctx context.Context, b batch, results []presence.Cl
 	}
 	var wg sync.WaitGroup
 	jobs := make([]sendJob, len(idx))
-	set := &settler{p: p, st: p.lanes[b.lane]}
+	set := &settler{p: p, st: p.lanes[b.lane], size: min(settleChunk, len(send))}
 	for n, k := range send {
 		if p.pushes.Acquire(ctx, b.lane) != nil {
 			wg.Wait()
@@ -363,8 +367,9 @@ const settleChunk = 64
 // released for dead letters so a replay can push; each with its attempts, for explain) in
 // chunks of settleChunk as they finish, through the lane, which merges concurrent calls.
 type settler struct {
-	p  *Pipeline
-	st Store
+	p    *Pipeline
+	st   Store
+	size int // capacity of a chunk: settleChunk, or the round's pushes if fewer
 
 	mu            sync.Mutex
 	done, release []presence.Claim
@@ -386,6 +391,9 @@ func (s *settler) add(ctx context.Context, sj *sendJob) {
 		c.Outcome = presence.OutcomeTokenRemoved
 		s.done = append(s.done, c)
 	default:
+		if s.done == nil {
+			s.done = make([]presence.Claim, 0, s.size) // filled to a chunk, then handed on
+		}
 		s.done = append(s.done, c)
 	}
 	var done, release []presence.Claim

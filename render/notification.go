@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha1"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,16 @@ var apnsIDSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("offpush:apns-id"))
 // name-based UUID (version 5) of msgID + "/" + token in apnsIDSpace. Every attempt, resend
 // and replay of one push carries the same id, and support can derive it from the message id
 // and token alone to quote it to Apple, without offpush storing it.
+//
+// It computes what uuid.NewSHA1 does (SHA-1 of the namespace and the name, then the version
+// and variant bits) from one stack buffer, without NewSHA1's hash object and name copy.
 func APNsID(msgID, token string) string {
-	return uuid.NewSHA1(apnsIDSpace, []byte(msgID+"/"+token)).String()
+	var buf [256]byte
+	b := append(append(append(append(buf[:0], apnsIDSpace[:]...), msgID...), '/'), token...)
+	sum := sha1.Sum(b)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 5<<4 // version 5: name-based, SHA-1
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
 }
