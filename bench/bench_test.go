@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -30,6 +31,7 @@ var requiredKeys = []string{
 	"c2c_p50_ms", "c2c_p90_ms", "c2c_p99_ms", "c2c_max_ms", "c2c_latency_samples",
 	"group_p50_ms", "group_p90_ms", "group_p99_ms", "group_max_ms", "group_latency_samples",
 	"group_pushes_per_s", "redis_bytes_per_push", "redis_retained_bytes",
+	"gc_cpu_share", "gc_idle_share", "gc_cycles", "heap_live_mb", "heap_goal_mb", "stacks_mb",
 }
 
 // runBench runs Command with args plus --json and returns the decoded JSON and stdout.
@@ -62,7 +64,13 @@ var tiny = []string{"--events", "200", "--users", "300", "--group-min", "5", "--
 // the foreground ones were skipped, the rest were sent, and every figure the JSON must carry
 // is there with a plausible value.
 func TestDefaultProfile(t *testing.T) {
-	got, stdout := runBench(t, tiny...)
+	mem := filepath.Join(t.TempDir(), "mem.prof")
+	got, stdout := runBench(t, append(tiny, "--memprofile", mem)...)
+	for _, f := range []string{mem + ".start", mem} {
+		if n, err := gunzipped(t, f); err != nil || n == 0 {
+			t.Errorf("--memprofile %s: %d bytes of profile, %v", f, n, err) // pprof writes gzipped protobuf
+		}
+	}
 	for _, k := range requiredKeys {
 		if _, ok := got[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
@@ -90,6 +98,12 @@ func TestDefaultProfile(t *testing.T) {
 		num("group_pushes_per_s") <= 0 {
 		t.Errorf("one-to-one %v + group %v samples, sent %v; group p50 %v max %v, pushes/s %v", got["c2c_latency_samples"],
 			got["group_latency_samples"], sent, got["group_p50_ms"], got["group_max_ms"], got["group_pushes_per_s"])
+	}
+	if share := num("gc_cpu_share"); share < 0 || share >= 1 || num("heap_goal_mb") <= 0 || num("stacks_mb") <= 0 {
+		t.Errorf("GC share %v, heap goal %v MB, stacks %v MB", got["gc_cpu_share"], got["heap_goal_mb"], got["stacks_mb"])
+	}
+	if !strings.Contains(stdout, "GC ") || !strings.Contains(stdout, "stacks") {
+		t.Errorf("no GC line:\n%s", stdout)
 	}
 	if _, ok := got["zero_rtt_pushes_per_s"]; ok {
 		t.Errorf("zero_rtt_pushes_per_s without --compare-rtt")
@@ -340,4 +354,19 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 	if groups < 100 || groups > 200 {
 		t.Errorf("%d group events of 300 with share 0.5", groups)
 	}
+}
+
+// gunzipped is the length of the gzip-compressed file path once decompressed.
+func gunzipped(t *testing.T, path string) (int64, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return 0, err
+	}
+	return io.Copy(io.Discard, zr)
 }

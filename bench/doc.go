@@ -26,7 +26,11 @@
 // the producer, Redis and the simulator are children (their CPU is read from /proc and
 // reported apart). Group join and connection set-up before the first event are outside the
 // window; the first APNs connections are inside it. Peak RSS is getrusage's Maxrss at the end
-// of the window, before the baseline runs.
+// of the window, before the baseline runs. The GC line is read from runtime/metrics: the
+// garbage collector's share of the worker CPU over the window (the runtime's estimate of its
+// assists, background marking and pauses), its cycles, and the live heap, heap goal and
+// goroutine stacks at the window's end. --cpuprofile profiles the window; --memprofile writes
+// the allocation profile at its start and end, to compare with pprof's -diff_base.
 //
 // Without --rate every event is published before the worker starts, so the latency figures
 // measure the backlog (how long the last events waited), not the pipeline's latency. With

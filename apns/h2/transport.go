@@ -38,9 +38,10 @@ type Transport struct {
 	DialTimeout  time.Duration // TCP and TLS handshake and SETTINGS; default 20s
 	PingInterval time.Duration // ping after this long without a frame, fail if unanswered; default 15s
 	// Timeout bounds a request from RoundTrip to its answer, sends again of an unprocessed
-	// request included, without a timer per request: each connection checks its requests
-	// every Timeout/10 (at least every second), so one fails up to that much late, with an
-	// error that wraps context.DeadlineExceeded. 0: only the request's context ends it.
+	// request included (a dial it waits for is bounded by DialTimeout), without a timer per
+	// request: each connection checks its requests every Timeout/10 (at least every second),
+	// so one fails up to that much late, with an error that wraps context.DeadlineExceeded.
+	// 0: only the request's context ends it.
 	Timeout time.Duration
 
 	maxID   uint32 // tests: last stream id of a connection; 0 → 2^31-1
