@@ -370,3 +370,23 @@ func gunzipped(t *testing.T, path string) (int64, error) {
 	}
 	return io.Copy(io.Discard, zr)
 }
+
+// TestNextPoll: the poll interval is pollEvery before any progress and near the end, and at
+// most pollMax while the end is far.
+func TestNextPoll(t *testing.T) {
+	for _, c := range []struct {
+		done, left int64
+		elapsed    time.Duration
+		want       time.Duration
+	}{
+		{0, 1000, time.Second, pollEvery},
+		{1000, 1, time.Second, pollEvery},                            // 1 ms to go
+		{1000, 100, time.Second, 50 * time.Millisecond},              // 100 ms to go: poll at half
+		{1000, 100000, time.Second, pollMax},                         // 100 s to go
+		{1000, 400, time.Second, min(200*time.Millisecond, pollMax)}, // 400 ms to go
+	} {
+		if got := nextPoll(c.done, c.left, c.elapsed); got != c.want {
+			t.Errorf("nextPoll(%d done, %d left, %v) = %v, want %v", c.done, c.left, c.elapsed, got, c.want)
+		}
+	}
+}

@@ -20,8 +20,9 @@ import (
 
 // Worker phase timing.
 const (
-	readyTimeout = 60 * time.Second      // group join and first fetch
-	pollEvery    = 10 * time.Millisecond // counters; bounds the window's end error
+	readyTimeout = 60 * time.Second       // group join and first fetch
+	pollEvery    = 10 * time.Millisecond  // counters, near the end; bounds the window's end error
+	pollMax      = 250 * time.Millisecond // counters, while the end is far: a collection costs worker CPU
 	drainTimeout = 60 * time.Second
 )
 
@@ -234,12 +235,19 @@ func startProfile(path string) (func(), error) {
 
 // waitOutcomes polls the pipeline's counters until they hold want push outcomes; it gives up
 // when none is added for stall.
+//
+// Each poll collects every metric of the pipeline in this process, so it polls every pollMax
+// while the rate so far puts the end far away, and every pollEvery when it is near.
 func waitOutcomes(ctx context.Context, reader *sdkmetric.ManualReader, want int64, stall time.Duration) (counts, error) {
 	last, lastChange := int64(-1), time.Now()
+	start, first := time.Now(), int64(-1)
 	for {
 		c, err := readCounts(ctx, reader)
 		if err != nil || c.total() >= want {
 			return c, err
+		}
+		if first < 0 {
+			first = c.total()
 		}
 		if c.total() != last {
 			last, lastChange = c.total(), time.Now()
@@ -250,9 +258,19 @@ func waitOutcomes(ctx context.Context, reader *sdkmetric.ManualReader, want int6
 		select {
 		case <-ctx.Done():
 			return c, ctx.Err()
-		case <-time.After(pollEvery):
+		case <-time.After(nextPoll(c.total()-first, want-c.total(), time.Since(start))):
 		}
 	}
+}
+
+// nextPoll is the wait before the next poll: half the time the left outcomes take at the rate
+// of the done ones, within [pollEvery, pollMax].
+func nextPoll(done, left int64, elapsed time.Duration) time.Duration {
+	if done <= 0 {
+		return pollEvery
+	}
+	eta := time.Duration(float64(elapsed) * float64(left) / float64(done))
+	return min(max(eta/2, pollEvery), pollMax)
 }
 
 // counts are the pipeline's counters: offpush.events.consumed, offpush.recipients and
