@@ -48,9 +48,11 @@ type Options struct {
 	MaxConnections int
 	// InFlight bounds the concurrent requests per certificate; with the h2 transport also
 	// the sum of the connections' SETTINGS_MAX_CONCURRENT_STREAMS does. Default 4000.
-	InFlight  int
-	Timeout   time.Duration // per request; default 10s
-	Transport string        // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
+	InFlight int
+	// Timeout bounds each request (attempt); default 10s. With the h2 transport the
+	// connection enforces it (up to Timeout/10, at most 1s, late) without a timer per request.
+	Timeout   time.Duration
+	Transport string // HTTP/2 client: TransportNetHTTP or TransportH2; default DefaultTransport
 }
 
 // Transports of Options.Transport.
