@@ -769,8 +769,12 @@ func TestTimeout(t *testing.T) {
 	}
 	raw, rtr := newRawServer(t, serve)
 	rtr.Timeout = 200 * time.Millisecond
+	start = time.Now()
 	_, err := (&http.Client{Transport: rtr}).Post("https://"+raw.addr+"/", "text/plain", strings.NewReader("x"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("refused for ever: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("refused for ever: gave up after %v, before the 200ms timeout", d)
 	}
 }

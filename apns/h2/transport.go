@@ -85,13 +85,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.drop(c) // GOAWAY or lost; REFUSED_STREAM leaves the connection in use
 		}
 		s.reset()
-		if s.expired(time.Now().Add(wait)) {
-			return nil, fmt.Errorf("%w (last send: %w)", s.timeoutErr(), err)
+		pause := wait
+		if !s.deadline.IsZero() {
+			pause = min(pause, time.Until(s.deadline))
 		}
 		select {
 		case <-req.Context().Done():
 			return nil, err
-		case <-time.After(wait):
+		case <-time.After(pause):
+		}
+		if s.expired(time.Now()) {
+			return nil, fmt.Errorf("%w (last send: %w)", s.timeoutErr(), err)
 		}
 		wait = min(2*wait, maxUnprocessedBackoff)
 	}
