@@ -28,8 +28,9 @@
 // window; the first APNs connections are inside it. Peak RSS is getrusage's Maxrss at the end
 // of the window, before the baseline runs. The GC line is read from runtime/metrics: the
 // garbage collector's share of the worker CPU over the window (the runtime's estimate of its
-// assists, background marking and pauses), its cycles, and the live heap, heap goal and
-// goroutine stacks at the window's end. --cpuprofile profiles the window; --memprofile writes
+// assists, background marking and pauses, in processor time: on an oversubscribed machine it
+// overstates the share of real CPU; the CPU profile gives that), its cycles, and the live
+// heap, heap goal and goroutine stacks at the window's end. --cpuprofile profiles the window; --memprofile writes
 // the allocation profile at its start and end, to compare with pprof's -diff_base.
 //
 // Without --rate every event is published before the worker starts, so the latency figures
