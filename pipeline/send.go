@@ -89,9 +89,12 @@ var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient
 // MaxElapsed) is spent, or the pipeline stops.
 func (p *Pipeline) sendWithRetry(ctx context.Context, sj *sendJob) (apns.Result, int) {
 	var bo backoff.BackOff // made at the first retry: most pushes need none
-	first := time.Now()
+	var first time.Time    // the first attempt's start
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
+		if attempt == 1 {
+			first = start
+		}
 		res := p.apns.Send(ctx, sj.busiID, &sj.req, sj.lane)
 		p.metrics.apnsRequest(ctx, res, time.Since(start))
 		if res.Class != apns.Retry && res.Class != apns.RefreshAuth {
