@@ -34,7 +34,7 @@ test: check-deps vet
 # deadline exceeded" when the time runs out while a worker is busy (go.dev/issue/75804,
 # fixed in Go 1.27), which a loaded machine makes likely.
 FUZZTIME ?= 20000x
-FUZZ_TARGETS := ./event:FuzzDecode ./render:FuzzRender ./stateapi:FuzzHandlers
+FUZZ_TARGETS := ./event:FuzzDecode ./event:FuzzDecodeFast ./render:FuzzRender ./stateapi:FuzzHandlers
 fuzz: check-deps
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \

@@ -38,15 +38,28 @@ func Decode(data []byte) (*Message, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, &Error{Msg: "not a JSON object"}
 	}
+	m, ok := decodeFast(data)
+	if !ok {
+		var err error
+		if m, err = decodeGeneral(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeGeneral is Decode's path for what decodeFast gives up on: checkKeys, then
+// encoding/json, whose errors it turns into field-naming ones.
+func decodeGeneral(data []byte) (*Message, error) {
 	if err := checkKeys(data); err != nil {
 		return nil, err
 	}
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, jsonError(err)
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
 	}
 	return &m, nil
 }

@@ -23,6 +23,11 @@
 // Unknown fields are ignored, so IM core can add fields without breaking older workers. Field
 // names are case-sensitive: a key that differs from a field's name only in case ("ID",
 // "Kind") is refused, since the JSON decoder would otherwise take it for that field.
+//
+// Decode reads the usual event with a decoder written for Message (about 6× faster than
+// encoding/json, which was a sixth of a one-to-one push's CPU) and leaves what it does not
+// handle exactly as encoding/json would (escaped keys, repeated keys, UTF-16 surrogates,
+// null inside arrays, any error) to encoding/json; FuzzDecodeFast checks that both agree.
 package event
 
 import (

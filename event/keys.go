@@ -37,6 +37,30 @@ func collectNames(t reflect.Type, names map[string]bool) map[string]bool {
 // take it for that field ("ID" read as id, "\u212aind" as kind) rather than ignore it as an
 // unknown field. It runs before the decoder and makes one pass over the bytes and allocates only for
 // a key written with escapes.
+// lowerFieldNames maps each field name, in ASCII lower case, to the name.
+var lowerFieldNames = func() map[string]string {
+	m := make(map[string]string, len(fieldNames))
+	for name := range fieldNames {
+		lower, _ := asciiLower(nil, []byte(name))
+		m[string(lower)] = name
+	}
+	return m
+}()
+
+// asciiLower appends key in lower case to dst, and reports whether key is ASCII.
+func asciiLower(dst, key []byte) ([]byte, bool) {
+	for _, c := range key {
+		if c >= 0x80 {
+			return dst, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
 func checkKeys(data []byte) error {
 	for i := 0; i < len(data); i++ {
 		if data[i] != '"' {
@@ -73,8 +97,19 @@ func checkKeys(data []byte) error {
 }
 
 func checkKey(key []byte) error {
-	if fieldNames[string(key)] || len(key) > 64 || !utf8.Valid(key) {
+	if fieldNames[string(key)] || len(key) > 64 {
 		return nil // a field, or an unknown key too long to be one
+	}
+	var buf [64]byte
+	if lower, ascii := asciiLower(buf[:0], key); ascii {
+		// An ASCII key folds to an (ASCII) field name only by ASCII case.
+		if name, ok := lowerFieldNames[string(lower)]; ok {
+			return fieldErr(string(key), "unknown field that differs from %s only in case: field names are case-sensitive", name)
+		}
+		return nil
+	}
+	if !utf8.Valid(key) {
+		return nil
 	}
 	k := string(key)
 	for name := range fieldNames {

@@ -137,8 +137,8 @@ func checkUsers(field string, ids []string, required bool) error {
 		return fieldErr(field, "%d entries, at most %d allowed", len(ids), MaxRecipients)
 	}
 	for i, id := range ids {
-		if err := checkID(fmt.Sprintf("%s[%d]", field, i), id); err != nil {
-			return err
+		if id == "" || len(id) > MaxIDLen { // the field's name is formatted only for the error
+			return checkID(fmt.Sprintf("%s[%d]", field, i), id)
 		}
 	}
 	return nil
