@@ -30,7 +30,7 @@ func TestMergerMerges(t *testing.T) {
 			out[i] = fmt.Sprint(v)
 		}
 		return out, nil
-	}, strconv.Itoa)
+	}, strconv.Itoa, mergeRunners)
 	m.start()
 	const calls = 40
 	var wg sync.WaitGroup
@@ -73,7 +73,7 @@ func TestMergerFailureIsolated(t *testing.T) {
 			return nil, bad
 		}
 		return in, nil
-	}, strconv.Itoa)
+	}, strconv.Itoa, mergeRunners)
 	m.start()
 	defer m.stop()
 	var wg sync.WaitGroup
@@ -109,7 +109,7 @@ func TestMergerFailureDoesNotHoldOthers(t *testing.T) {
 			return nil, errors.New("dial tcp: connection refused")
 		}
 		return in, nil
-	}, strconv.Itoa)
+	}, strconv.Itoa, mergeRunners)
 	m.start()
 	defer m.stop()
 
@@ -183,5 +183,35 @@ func TestMergerFailureDoesNotHoldOthers(t *testing.T) {
 func queued[T, R any](m *merger[T, R], inDo *atomic.Int64, items, per int) {
 	for int(inDo.Load())+per*len(m.calls) < items && len(m.calls) < cap(m.calls) {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMergerRunners: a merger runs at most its runners' number of calls of do at once (the
+// bulk lane's coalescer has bulkMergeRunners: one).
+func TestMergerRunners(t *testing.T) {
+	for _, runners := range []int{1, 3} {
+		var now, most atomic.Int64
+		m := newMerger(func(_ context.Context, in []int) ([]int, error) {
+			n := now.Add(1)
+			for {
+				old := most.Load()
+				if n <= old || most.CompareAndSwap(old, n) {
+					break
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+			now.Add(-1)
+			return in, nil
+		}, strconv.Itoa, runners)
+		m.start()
+		var wg sync.WaitGroup
+		for i := range 64 {
+			wg.Go(func() { _, _ = m.call(context.Background(), []int{i}) })
+		}
+		wg.Wait()
+		m.stop()
+		if got := most.Load(); got > int64(runners) || (runners > 1 && got < 2) {
+			t.Errorf("%d runners: %d calls of do at once", runners, got)
+		}
 	}
 }

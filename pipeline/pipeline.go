@@ -181,9 +181,15 @@ func New(opts Options, store Store, sender Sender) (*Pipeline, error) {
 		return nil, err
 	}
 	// One coalescer per lane: a one-to-one lookup is never merged into, or queued behind, a
-	// large group's 500-user pipeline.
+	// large group's 500-user pipeline. The bulk lane has one runner per kind of call
+	// (bulkMergeRunners), so that Redis, which serves its clients' pipelines in turn, has at
+	// most one large pipeline of each kind in front of a small event's call.
 	for lane := range p.lanes {
-		c := newCoalescer(store)
+		runners := mergeRunners
+		if apns.Lane(lane) == apns.Bulk {
+			runners = bulkMergeRunners
+		}
+		c := newCoalescer(store, runners)
 		p.lanes[lane], p.merged = c, append(p.merged, c)
 	}
 	return p, nil
