@@ -132,6 +132,38 @@ func seen(set *uint32, bit uint) bool {
 	return false
 }
 
+// strField is a string field of an object: its JSON name and where it goes.
+type strField struct {
+	name string
+	dst  *string
+}
+
+// strFields reads an object whose fields are all strings (at most 8 of them).
+func (d *fastDecoder) strFields(fs ...strField) bool {
+	var set uint32
+	return d.fields(func(key []byte) bool {
+		for i, f := range fs {
+			if f.name == string(key) {
+				return !seen(&set, uint(i)) && d.str(f.dst)
+			}
+		}
+		return d.unknown(key)
+	})
+}
+
+// optional reads an object field held by pointer at bit of set: null leaves *p nil, an object
+// is read into a new value by read.
+func optional[T any](d *fastDecoder, set *uint32, bit uint, p **T, read func(*T) bool) bool {
+	if seen(set, bit) {
+		return false
+	}
+	if d.null() {
+		return true
+	}
+	*p = new(T)
+	return read(*p)
+}
+
 // unknown skips the value of a key that is not a field of the object being read, after
 // checking the key as checkKeys would.
 func (d *fastDecoder) unknown(key []byte) bool {
@@ -155,14 +187,7 @@ func (d *fastDecoder) message(m *Message) bool {
 		case "sender":
 			return !seen(&set, 5) && (d.null() || d.sender(&m.Sender))
 		case "group":
-			if seen(&set, 6) {
-				return false
-			}
-			if d.null() {
-				return true
-			}
-			m.Group = new(GroupInfo)
-			return d.group(m.Group)
+			return optional(d, &set, 6, &m.Group, d.group)
 		case "recipients":
 			return !seen(&set, 7) && d.strings(&m.Recipients)
 		case "elems":
@@ -172,14 +197,7 @@ func (d *fastDecoder) message(m *Message) bool {
 		case "atAll":
 			return !seen(&set, 10) && d.bool(&m.AtAll)
 		case "offlinePush":
-			if seen(&set, 11) {
-				return false
-			}
-			if d.null() {
-				return true
-			}
-			m.OfflinePush = new(OfflinePush)
-			return d.offlinePush(m.OfflinePush)
+			return optional(d, &set, 11, &m.OfflinePush, d.offlinePush)
 		case "sentAt":
 			return !seen(&set, 12) && d.time(&m.SentAt)
 		}
@@ -187,49 +205,16 @@ func (d *fastDecoder) message(m *Message) bool {
 	})
 }
 
-func (d *fastDecoder) sender(s *Sender) bool {
-	var set uint32
-	return d.fields(func(key []byte) bool {
-		switch string(key) {
-		case "userId":
-			return !seen(&set, 0) && d.str(&s.UserID)
-		case "nickname":
-			return !seen(&set, 1) && d.str(&s.Nickname)
-		case "groupNameCard":
-			return !seen(&set, 2) && d.str(&s.GroupNameCard)
-		}
-		return d.unknown(key)
-	})
+func (d *fastDecoder) sender(v *Sender) bool {
+	return d.strFields(strField{"userId", &v.UserID}, strField{"nickname", &v.Nickname}, strField{"groupNameCard", &v.GroupNameCard})
 }
 
 func (d *fastDecoder) group(g *GroupInfo) bool {
-	var set uint32
-	return d.fields(func(key []byte) bool {
-		switch string(key) {
-		case "id":
-			return !seen(&set, 0) && d.str(&g.ID)
-		case "name":
-			return !seen(&set, 1) && d.str(&g.Name)
-		}
-		return d.unknown(key)
-	})
+	return d.strFields(strField{"id", &g.ID}, strField{"name", &g.Name})
 }
 
 func (d *fastDecoder) elem(e *Elem) bool {
-	var set uint32
-	return d.fields(func(key []byte) bool {
-		switch string(key) {
-		case "type":
-			return !seen(&set, 0) && d.str((*string)(&e.Type))
-		case "text":
-			return !seen(&set, 1) && d.str(&e.Text)
-		case "desc":
-			return !seen(&set, 2) && d.str(&e.Desc)
-		case "data":
-			return !seen(&set, 3) && d.str(&e.Data)
-		}
-		return d.unknown(key)
-	})
+	return d.strFields(strField{"type", (*string)(&e.Type)}, strField{"text", &e.Text}, strField{"desc", &e.Desc}, strField{"data", &e.Data})
 }
 
 func (d *fastDecoder) offlinePush(p *OfflinePush) bool {
@@ -247,23 +232,9 @@ func (d *fastDecoder) offlinePush(p *OfflinePush) bool {
 		case "priority":
 			return !seen(&set, 4) && d.str((*string)(&p.Priority))
 		case "ios":
-			if seen(&set, 5) {
-				return false
-			}
-			if d.null() {
-				return true
-			}
-			p.IOS = new(IOS)
-			return d.ios(p.IOS)
+			return optional(d, &set, 5, &p.IOS, d.ios)
 		case "android":
-			if seen(&set, 6) {
-				return false
-			}
-			if d.null() {
-				return true
-			}
-			p.Android = new(Android)
-			return d.android(p.Android)
+			return optional(d, &set, 6, &p.Android, d.android)
 		}
 		return d.unknown(key)
 	})
@@ -293,18 +264,7 @@ func (d *fastDecoder) ios(o *IOS) bool {
 }
 
 func (d *fastDecoder) android(a *Android) bool {
-	var set uint32
-	return d.fields(func(key []byte) bool {
-		switch string(key) {
-		case "title":
-			return !seen(&set, 0) && d.str(&a.Title)
-		case "sound":
-			return !seen(&set, 1) && d.str(&a.Sound)
-		case "notifyMode":
-			return !seen(&set, 2) && d.str(&a.NotifyMode)
-		}
-		return d.unknown(key)
-	})
+	return d.strFields(strField{"title", &a.Title}, strField{"sound", &a.Sound}, strField{"notifyMode", &a.NotifyMode})
 }
 
 // str reads a string into s; null leaves s as it is, as encoding/json does.
