@@ -46,3 +46,12 @@ func BenchmarkNotificationUncached(b *testing.B) {
 		p.Notification("t", "com.example.im", Style{Sound: "default"}, badge)
 	}
 }
+
+// BenchmarkOneToOne is a message with one recipient device: Prepare, then its one payload.
+func BenchmarkOneToOne(b *testing.B) {
+	m := benchMessage()
+	b.ReportAllocs()
+	for b.Loop() {
+		Prepare(m, opts).Notification("t", "com.example.im", Style{Sound: "default"}, 4)
+	}
+}

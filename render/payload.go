@@ -73,10 +73,18 @@ func (p *Prepared) Expiration() time.Time { return p.expiresAt }
 // maxCached pairs it builds without storing, so one message's cache stays bounded.
 func (p *Prepared) payload(st Style, badge int64) []byte {
 	key := payloadKey{style: st, badge: max(badge, -1)}
+	first := p.first.Load()
+	if first != nil && first.key == key {
+		return first.b
+	}
 	if b, ok := p.payloads.Load(key); ok {
 		return b.([]byte)
 	}
 	b := p.buildPayload(st, key.badge)
+	if first == nil && p.first.CompareAndSwap(nil, &firstPayload{key: key, b: b}) {
+		p.cached.Add(1)
+		return b // a one-to-one message's only payload: no map entry
+	}
 	if p.cached.Load() >= maxCached {
 		return b
 	}
@@ -85,6 +93,13 @@ func (p *Prepared) payload(st Style, badge int64) []byte {
 		p.cached.Add(1)
 	}
 	return v.([]byte)
+}
+
+// firstPayload is the first payload a Prepared built, kept apart from its map: most messages
+// have one recipient device, hence one payload.
+type firstPayload struct {
+	key payloadKey
+	b   []byte
 }
 
 // payloadText holds the strings of a payload; those that may be cut to fit MaxPayload are
@@ -232,10 +247,14 @@ const maxLocKey = len("OFFPUSH_CHAT_HISTORY_FROM")
 // cut to nothing: with the longest sound that is kept, the longest badge, an interruption
 // level, a loc-key and the ellipsis. Above MaxPayload no recipient's payload can fit.
 func (p *Prepared) minPayload() int {
-	t := payloadText{body: ellipsis + strings.Repeat("k", maxLocKey), sound: strings.Repeat("s", maxSound),
-		ext: p.ext, image: p.image, level: event.TimeSensitive}
-	return len(p.appendPayload(nil, t, math.MaxInt64))
+	t := payloadText{body: minBody, sound: minSound, ext: p.ext, image: p.image, level: event.TimeSensitive}
+	var buf [1024]byte // on the stack unless ext or the image URL is long
+	return len(p.appendPayload(buf[:0], t, math.MaxInt64))
 }
+
+// minBody and minSound are minPayload's stand-ins for the longest loc-key with the ellipsis
+// and the longest sound kept.
+var minBody, minSound = ellipsis + strings.Repeat("k", maxLocKey), strings.Repeat("s", maxSound)
 
 // TooLarge reports whether the message cannot be pushed within MaxPayload without cutting
 // its ext or its image URL, which are never cut: the pipeline dead-letters it as

@@ -113,8 +113,9 @@ type Prepared struct {
 	previewName, previewNone string
 	locKeys                  bool
 
-	payloads sync.Map     // payloadKey → []byte
-	cached   atomic.Int32 // entries in payloads
+	first    atomic.Pointer[firstPayload] // the first payload built
+	payloads sync.Map                     // payloadKey → []byte, the others
+	cached   atomic.Int32                 // payloads stored, first included
 }
 
 // payloadKey identifies one cached payload of a Prepared.

@@ -544,3 +544,15 @@ func TestMessageSkip(t *testing.T) {
 		}
 	}
 }
+
+// TestOneToOneAllocs: rendering a message for its one device allocates the Prepared, its
+// strings, the payload and the apns-id, and no cache entry.
+func TestOneToOneAllocs(t *testing.T) {
+	m := benchMessage()
+	n := testing.AllocsPerRun(200, func() {
+		Prepare(m, opts).Notification("t", "com.example.im", Style{Sound: "default"}, 4)
+	})
+	if n > 10 {
+		t.Errorf("Prepare and one Notification: %.0f allocations, want at most 10", n)
+	}
+}
