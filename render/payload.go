@@ -70,21 +70,35 @@ func (p *Prepared) Notification(token, topic string, st Style, badge int64) Noti
 func (p *Prepared) Expiration() time.Time { return p.expiresAt }
 
 // payload returns the cached payload for (st, badge), building it on first use. Past
-// maxCached pairs it builds without storing, so one message's cache stays bounded.
+// maxCached pairs it builds without storing, so one message's cache stays bounded. The first
+// payload built is kept in p.first, the others in p.payloads, which stays empty (and is never
+// initialized) until a second one is built.
 func (p *Prepared) payload(st Style, badge int64) []byte {
 	key := payloadKey{style: st, badge: max(badge, -1)}
 	first := p.first.Load()
-	if first != nil && first.key == key {
+	if first == nil {
+		b := p.buildPayload(st, key.badge)
+		if p.first.CompareAndSwap(nil, &firstPayload{key: key, b: b}) {
+			p.cached.Add(1)
+			return b // a one-to-one message's only payload: no map entry
+		}
+		if first = p.first.Load(); first.key == key {
+			return first.b
+		}
+		return p.store(key, b)
+	}
+	if first.key == key {
 		return first.b
 	}
 	if b, ok := p.payloads.Load(key); ok {
 		return b.([]byte)
 	}
-	b := p.buildPayload(st, key.badge)
-	if first == nil && p.first.CompareAndSwap(nil, &firstPayload{key: key, b: b}) {
-		p.cached.Add(1)
-		return b // a one-to-one message's only payload: no map entry
-	}
+	return p.store(key, p.buildPayload(st, key.badge))
+}
+
+// store caches b as the payload of key unless maxCached are cached, and returns the cached
+// one (another goroutine may have stored it first).
+func (p *Prepared) store(key payloadKey, b []byte) []byte {
 	if p.cached.Load() >= maxCached {
 		return b
 	}
