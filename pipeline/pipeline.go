@@ -161,6 +161,9 @@ type Pipeline struct {
 	pushes  *apns.Slots         // pushes in progress, by lane
 	fast    *semaphore.Weighted // recipients of small events in progress
 
+	// noTracing: the tracer provider is the no-op one, so events start no span at all.
+	noTracing bool
+
 	// stopping is closed when the fetch loop stops: retries give up early to let the drain end.
 	stopping chan struct{}
 	killed   chan struct{}
@@ -213,6 +216,7 @@ func newPipeline(opts Options, store Store, sender Sender, dlq deadLetterWriter)
 		stopping: make(chan struct{}),
 		killed:   make(chan struct{}),
 	}
+	p.noTracing = isNoopTracer(opts.Tracer)
 	return p, nil
 }
 

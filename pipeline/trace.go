@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // headerCarrier lets the W3C propagator read the trace context of a Kafka record's headers.
@@ -29,7 +30,12 @@ func (c headerCarrier) Keys() []string {
 var traceContext = propagation.TraceContext{}
 
 // startEvent starts the span of one event, a child of the producer's traceparent if present.
+// Without a tracer provider (Options.Tracer nil or a no-op one) it costs nothing: no span,
+// context or attribute per event.
 func (p *Pipeline) startEvent(ctx context.Context, m kafka.Message) (context.Context, trace.Span) {
+	if p.noTracing {
+		return ctx, noSpan
+	}
 	ctx = traceContext.Extract(ctx, headerCarrier(m.Headers))
 	return p.tracer.Start(ctx, "offpush.event", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
@@ -56,6 +62,15 @@ func (p *Pipeline) startSpan(ctx context.Context, name string, opts ...trace.Spa
 		return ctx, noSpan
 	}
 	return p.tracer.Start(ctx, name, opts...)
+}
+
+// isNoopTracer reports whether tp is OpenTelemetry's no-op provider (the default).
+func isNoopTracer(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case tracenoop.TracerProvider, *tracenoop.TracerProvider:
+		return true
+	}
+	return false
 }
 
 // noSpan is a span that records nothing.
