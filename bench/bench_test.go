@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,32 @@ func TestDefaultProfile(t *testing.T) {
 	}
 }
 
+// TestRepeat: --repeat 2 runs the bench twice, each run complete on its own, and reports
+// both runs and their median.
+func TestRepeat(t *testing.T) {
+	got, stdout := runBench(t, append(tiny, "--repeat", "2")...)
+	runs, _ := got["runs"].([]any)
+	med, _ := got["median"].(map[string]any)
+	if len(runs) != 2 || med == nil {
+		t.Fatalf("JSON keys %v, want median and 2 runs", slices.Collect(maps.Keys(got)))
+	}
+	var sum float64
+	for i, r := range runs {
+		r, _ := r.(map[string]any)
+		v, _ := r["pushes_per_s"].(float64)
+		if events, _ := r["events"].(float64); v <= 0 || events != 200 {
+			t.Errorf("run %d: pushes/s %v over %v events, want > 0 over 200", i+1, r["pushes_per_s"], r["events"])
+		}
+		sum += v
+	}
+	if v, _ := med["pushes_per_s"].(float64); v != sum/2 {
+		t.Errorf("median pushes/s %v, want the mean of the two runs' %v", med["pushes_per_s"], sum/2)
+	}
+	if !strings.Contains(stdout, "median of 2 runs") || !strings.Contains(stdout, "run 2") {
+		t.Errorf("no per-run table:\n%s", stdout)
+	}
+}
+
 // TestSkipHeavyAtRate: with every device in the foreground nothing is sent yet every
 // recipient is accounted for; --rate publishes during the run.
 func TestSkipHeavyAtRate(t *testing.T) {
@@ -190,6 +218,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--profile", "hot-group", "--c2c-rate", "0"}, "--c2c-rate"},
 		{[]string{"--profile", "hot-group", "--events", "100"}, "--events"}, // sized by its own flags
 		{[]string{"--profile", "hot-group", "--rate", "100"}, "--rate"},
+		{[]string{"--repeat", "0"}, "--repeat"},
+		{[]string{"--repeat", "2", "--cpuprofile", "cpu.prof"}, "--repeat"}, // a profile is of one run
 	} {
 		err := Command(context.Background(), tc.args, nil, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

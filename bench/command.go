@@ -59,6 +59,7 @@ type config struct {
 	baselineConcurrency     int
 	brokers, redisAddr      string
 	seed                    uint64
+	repeat                  int
 	timeout, stall          time.Duration
 	verbose                 bool
 	child                   string // internal: the childSpec of a child process
@@ -74,13 +75,23 @@ func Command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cfg.child != "" {
 		return runChild(ctx, cfg.child, stdin, stdout, stderr)
 	}
-	res, err := run(ctx, cfg, stderr)
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	runs, err := repeatRuns(func() (*Result, error) { return run(ctx, cfg, stderr) }, cfg.repeat, logf)
 	if err != nil {
 		return err
 	}
-	writeTable(stdout, res)
+	if len(runs) == 1 {
+		writeTable(stdout, runs[0])
+		if cfg.jsonOut != "" {
+			return writeJSON(cfg.jsonOut, runs[0])
+		}
+		return nil
+	}
+	med := medianResult(runs)
+	writeTable(stdout, med)
+	writeRuns(stdout, runs, med)
 	if cfg.jsonOut != "" {
-		return writeJSON(cfg.jsonOut, res)
+		return writeJSON(cfg.jsonOut, Repeated{Median: med, Runs: runs})
 	}
 	return nil
 }
@@ -116,6 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap `addresses` (comma-separated); default: kfake in a child process")
 	fs.StringVar(&c.redisAddr, "redis", "", "Redis `ADDR` (host:port); default: a throwaway redis-server child")
 	fs.Uint64Var(&c.seed, "seed", 1, "workload seed")
+	fs.IntVar(&c.repeat, "repeat", 1, "run the whole bench this many times, each on a fresh environment, and report every figure's median and each run's main figures (the JSON then holds median and runs)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.DurationVar(&c.stall, "stall", 30*time.Second, "give up when no push finishes for this long")
 	fs.BoolVar(&c.verbose, "v", false, "log the worker at info level")
@@ -207,6 +219,10 @@ func (c *config) validate() error {
 		return errors.New("--partitions: want at least 1")
 	case c.transport != "" && c.transport != apns.TransportNetHTTP && c.transport != apns.TransportH2:
 		return fmt.Errorf("--transport: want %s or %s", apns.TransportNetHTTP, apns.TransportH2)
+	case c.repeat < 1:
+		return errors.New("--repeat: want at least 1")
+	case c.repeat > 1 && (c.cpuProfile != "" || c.memProfile != ""):
+		return errors.New("--repeat: --cpuprofile and --memprofile profile one run; leave --repeat at 1")
 	}
 	return c.validateRTT()
 }
@@ -273,7 +289,7 @@ func (c *config) brokerList() []string {
 }
 
 // writeJSON writes res to path, indented.
-func writeJSON(path string, res *Result) error {
+func writeJSON(path string, res any) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err

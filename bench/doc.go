@@ -25,13 +25,23 @@
 // getrusage(RUSAGE_SELF) user+system time over that window: this process only, since Kafka,
 // the producer, Redis and the simulator are children (their CPU is read from /proc and
 // reported apart). Group join and connection set-up before the first event are outside the
-// window; the first APNs connections are inside it. Peak RSS is getrusage's Maxrss at the end
-// of the window, before the baseline runs. The GC line is read from runtime/metrics: the
-// garbage collector's share of the worker CPU over the window (the runtime's estimate of its
-// assists, background marking and pauses, in processor time: on an oversubscribed machine it
-// overstates the share of real CPU; the CPU profile gives that), its cycles, and the live
-// heap, heap goal and goroutine stacks at the window's end. --cpuprofile profiles the window; --memprofile writes
-// the allocation profile at its start and end, to compare with pprof's -diff_base.
+// window; the first APNs connections are inside it. Peak RSS is this process's peak resident
+// set (VmHWM) from the worker's start to the window's end, reset before each window so that
+// it is not an earlier window's (on Linux; elsewhere getrusage's Maxrss, the process's peak);
+// what earlier windows left in the process (a few MB) still counts.
+// The GC line is read from runtime/metrics: the garbage collector's share of the worker CPU
+// over the window (the runtime's estimate of its assists, background marking and pauses, in
+// processor time: on an oversubscribed machine it overstates the share of real CPU; the CPU
+// profile gives that), its cycles, and the live heap, heap goal and goroutine stacks at the
+// window's end. --cpuprofile profiles the window; --memprofile writes the allocation profile
+// at its start and end, to compare with pprof's -diff_base.
+//
+// --repeat N runs everything above N times, each run on an environment of its own (Kafka,
+// Redis and the simulator started anew, the same workload), and reports every figure's
+// median, each taken on its own (a ratio's median is the median of the ratios measured within
+// each run), then each run's main figures with their range. The JSON is then {"median":
+// Result, "runs": [Result, …]}. On a shared machine one run can be disturbed by +50%; the
+// median of 3 or 5 is the figure to compare, and the range says how far to trust it.
 //
 // Without --rate every event is published before the worker starts, so the latency figures
 // measure the backlog (how long the last events waited), not the pipeline's latency. With

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -70,6 +71,9 @@ func (e *env) runWorker(ctx context.Context, w *workload) (window, error) {
 	// The worker runs with the GC settings `offpush run` uses; the baseline after it with Go's
 	// defaults, as a plain apns2 loop would.
 	defer app.TuneGC()()
+	// This window's peak is its own: not that of the seeding, an earlier window or run.
+	debug.FreeOSMemory()
+	resetPeakRSS()
 	reader := sdkmetric.NewManualReader()
 	cfg, err := e.workerConfig()
 	if err != nil {
@@ -142,6 +146,7 @@ func (e *env) measure(ctx context.Context, p *pipeline.Pipeline, reader *sdkmetr
 	}
 	win.counts, win.published, err = e.drive(ctx, reader, w)
 	win.end = e.snapshot()
+	win.end.rss = peakRSS(win.end.rss)
 	stopProfile()
 	if perr := writeAllocs(e.cfg.memProfile, ""); err == nil {
 		err = perr
