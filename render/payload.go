@@ -260,10 +260,14 @@ const maxLocKey = len("OFFPUSH_CHAT_HISTORY_FROM")
 // minPayload is the size of the largest payload of the message once its cuttable strings are
 // cut to nothing: with the longest sound that is kept, the longest badge, an interruption
 // level, a loc-key and the ellipsis. Above MaxPayload no recipient's payload can fit.
+//
+// It writes that payload without the body's and the sound's text and adds their lengths: both
+// stand-ins are ASCII that JSON does not escape (TestMinPayload checks the sum against the
+// payload written whole).
 func (p *Prepared) minPayload() int {
-	t := payloadText{body: minBody, sound: minSound, ext: p.ext, image: p.image, level: event.TimeSensitive}
-	var buf [1024]byte // on the stack unless ext or the image URL is long
-	return len(p.appendPayload(buf[:0], t, math.MaxInt64))
+	t := payloadText{ext: p.ext, image: p.image, level: event.TimeSensitive}
+	var buf [512]byte // on the stack unless ext or the image URL is long
+	return len(p.appendPayload(buf[:0], t, math.MaxInt64)) + len(minBody) + len(`,"sound":""`) + len(minSound)
 }
 
 // minBody and minSound are minPayload's stand-ins for the longest loc-key with the ellipsis

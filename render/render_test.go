@@ -556,3 +556,19 @@ func TestOneToOneAllocs(t *testing.T) {
 		t.Errorf("Prepare and one Notification: %.0f allocations, want at most 9", n)
 	}
 }
+
+// TestMinPayload: minPayload's sum equals the length of the smallest payload written whole.
+func TestMinPayload(t *testing.T) {
+	for _, m := range []*event.Message{
+		c2c(),
+		benchMessage(),
+		group(elems(event.Elem{Type: event.Image}), push(event.OfflinePush{Ext: "{\"q\":\"\\u00e9\\n\"}\u2028é"})),
+		c2c(push(event.OfflinePush{Ext: strings.Repeat("x", 2000)})),
+	} {
+		p := Prepare(m, opts)
+		t0 := payloadText{body: minBody, sound: minSound, ext: p.ext, image: p.image, level: event.TimeSensitive}
+		if want := len(p.appendPayload(nil, t0, 1<<63-1)); p.minPayload() != want {
+			t.Errorf("%s: minPayload %d, want %d", m.ID, p.minPayload(), want)
+		}
+	}
+}
