@@ -18,8 +18,16 @@ import (
 // escape of a UTF-16 surrogate; an sdkAppId that is not a plain integer; a sentAt that
 // time.Time does not accept; nesting deeper than maxFastDepth; and any key that checkKeys
 // would refuse. data must be valid UTF-8 and trimmed of surrounding space.
+//
+// An event of at most shareMax bytes is copied into one string whose substrings are the
+// Message's unescaped strings: one allocation instead of one per string. A string kept
+// after the event then keeps at most shareMax bytes alive; larger events (long recipient
+// lists) copy each string on its own.
 func decodeFast(data []byte) (*Message, bool) {
 	d := fastDecoder{b: data}
+	if len(data) <= shareMax {
+		d.s = string(data)
+	}
 	m := new(Message)
 	if !d.message(m) {
 		return nil, false
@@ -35,8 +43,12 @@ func decodeFast(data []byte) (*Message, bool) {
 // values go to encoding/json.
 const maxFastDepth = 32
 
+// shareMax is the largest event whose strings share one copy of it.
+const shareMax = 4 << 10
+
 type fastDecoder struct {
 	b     []byte
+	s     string // b as a string when it is at most shareMax bytes, else ""
 	i     int
 	depth int
 }
@@ -289,6 +301,9 @@ func (d *fastDecoder) string() (string, bool) {
 		switch c := d.b[j]; {
 		case c == '"':
 			d.i = j + 1
+			if d.s != "" {
+				return d.s[start:j], true
+			}
 			return string(d.b[start:j]), true
 		case c == '\\':
 			return d.escaped(start)
