@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"slices"
 	"sync"
 	"time"
 )
@@ -13,17 +12,23 @@ import (
 // The goroutine that went idle last takes the next function (LIFO). Its stack is still grown:
 // the garbage collector halves the stack of a goroutine that is idle when it scans, so with a
 // first-in-first-out handoff every goroutine of a large pool would wait long enough to be
-// shrunk and grow its stack again, a copy or more per push. The ones at the bottom stay idle
-// and exit after goIdle, so the pool shrinks after a burst.
+// shrunk and grow its stack again, a copy or more per push. The ones at the bottom stay idle,
+// and a reaper goroutine (running while any goroutine is idle) ends those idle for longer
+// than idleFor, so the pool shrinks after a burst. An idle goroutine just waits on its
+// channel: no timer per function run, which would cost a timer reset and a two-way select
+// per push.
 type goPool struct {
-	idleFor time.Duration // an idle goroutine exits after this long: goIdle
+	idleFor time.Duration // an idle goroutine exits after this long, within half as long again: goIdle
 	mu      sync.Mutex
-	idle    []*poolWorker // the last one went idle last
+	idle    []*poolWorker // the last one went idle last, so their idle times rise from the bottom
+	reaping bool          // the reaper runs
 }
 
-// poolWorker is an idle goroutine of the pool; Go hands it a function on next.
+// poolWorker is an idle goroutine of the pool; Go hands it a function on next, the reaper
+// nil to end it.
 type poolWorker struct {
-	next chan func() // capacity 1: Go never waits
+	next  chan func() // capacity 1: neither Go nor the reaper waits
+	since time.Time   // when it went idle; under goPool.mu
 }
 
 const goIdle = 10 * time.Second
@@ -46,27 +51,42 @@ func (g *goPool) Go(f func()) {
 }
 
 func (g *goPool) work(w *poolWorker, f func()) {
-	t := time.NewTimer(g.idleFor)
-	defer t.Stop()
-	for {
+	for f != nil {
 		f()
 		g.mu.Lock()
+		w.since = time.Now()
 		g.idle = append(g.idle, w)
-		g.mu.Unlock()
-		t.Reset(g.idleFor)
-		select {
-		case f = <-w.next:
-			continue
-		case <-t.C:
+		if !g.reaping {
+			g.reaping = true
+			go g.reap()
 		}
+		g.mu.Unlock()
+		f = <-w.next
+	}
+}
+
+// reap ends, every idleFor/2, the goroutines idle for longer than idleFor (the bottom of the
+// stack), and returns once none is idle.
+func (g *goPool) reap() {
+	t := time.NewTicker(max(g.idleFor/2, time.Microsecond))
+	defer t.Stop()
+	for range t.C {
 		g.mu.Lock()
-		if i := slices.Index(g.idle, w); i >= 0 {
-			g.idle = slices.Delete(g.idle, i, i+1) // still idle: leave the pool
+		cutoff := time.Now().Add(-g.idleFor)
+		n := 0
+		for n < len(g.idle) && g.idle[n].since.Before(cutoff) {
+			g.idle[n].next <- nil
+			n++
+		}
+		rest := copy(g.idle, g.idle[n:])
+		clear(g.idle[rest:])
+		g.idle = g.idle[:rest]
+		if rest == 0 {
+			g.reaping = false
 			g.mu.Unlock()
 			return
 		}
 		g.mu.Unlock()
-		f = <-w.next // Go took it as the timer fired: its function is on the way
 	}
 }
 

@@ -46,9 +46,9 @@ func TestGoPoolLIFO(t *testing.T) {
 	}
 }
 
-// TestGoPoolExit checks that idle goroutines leave after idleFor, and that a function handed
-// over as a goroutine's timer fires still runs: many functions, each run exactly once, while
-// goroutines keep timing out.
+// TestGoPoolExit checks that idle goroutines leave after idleFor, and that functions handed
+// over while the reaper ends idle goroutines all run: many functions, each run exactly once,
+// while goroutines keep timing out.
 func TestGoPoolExit(t *testing.T) {
 	g := newGoPool()
 	g.idleFor = time.Microsecond
