@@ -82,29 +82,33 @@ func (s *Store) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error
 		return nil, nil
 	}
 	now := s.opts.Now()
-	cmds, err := s.evalBatch(ctx, s.claim, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
-		c := claims[i]
-		ignore := argZero
-		if c.IgnoreBadge {
-			ignore = argOne
-		}
-		keys := make([]string, 1, 2)
-		keys[0] = s.userKey(c.UserID)
-		args := make([]any, 6, 7)
-		args[0], args[1], args[2], args[3], args[4], args[5] = c.Token, dedupeField(c.MsgID, c.Token), ignore, s.ttlArg, s.leaseArg, s.capArg
-		keys, args = s.appendHashes(c, now, keys, args)
-		return s.claim.EvalSha(ctx, p, keys, args...)
-	})
+	cmds, err := s.evalChunked(ctx, s.claim, len(claims), []any{s.ttlArg, s.leaseArg, s.capArg},
+		func(i int, keys []string, args []any) ([]string, []any) {
+			c := claims[i]
+			ignore := argZero
+			if c.IgnoreBadge {
+				ignore = argOne
+			}
+			keys = append(keys, s.userKey(c.UserID))
+			at, k := len(args), len(keys)
+			args = append(args, nil, c.Token, dedupeField(c.MsgID, c.Token), ignore)
+			keys, args = s.appendHashes(c, now, keys, args)
+			args[at] = countArg(len(keys) - k)
+			return keys, args
+		})
 	if err != nil {
 		return nil, fmt.Errorf("claim %d pushes: %w", len(claims), err)
 	}
 	out := make([]ClaimResult, len(claims))
-	for i, cmd := range cmds {
+	for c, cmd := range cmds {
+		lo, hi := s.chunkRange(c, len(claims))
 		v, err := cmd.Int64Slice()
-		if err != nil || len(v) != 2 {
-			return nil, fmt.Errorf("claim %s: unexpected reply %v: %w", claims[i].MsgID, cmd.Val(), err)
+		if err != nil || len(v) != 2*(hi-lo) {
+			return nil, fmt.Errorf("claim %s: unexpected reply %v: %w", claims[lo].MsgID, cmd.Val(), err)
 		}
-		out[i] = ClaimResult{State: ClaimState(v[0]), Badge: v[1]}
+		for i := lo; i < hi; i++ {
+			out[i] = ClaimResult{State: ClaimState(v[2*(i-lo)]), Badge: v[2*(i-lo)+1]}
+		}
 	}
 	return out, nil
 }
@@ -128,17 +132,19 @@ func (s *Store) settleBatch(ctx context.Context, claims []Claim, state string) e
 		return nil
 	}
 	now := s.opts.Now()
-	_, err := s.evalBatch(ctx, s.settle, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
-		c := claims[i]
-		st := state
-		if st == "" {
-			st = outcomeCode[c.Outcome]
-		}
-		args := make([]any, 5, 6)
-		args[0], args[1], args[2], args[3], args[4] = dedupeField(c.MsgID, c.Token), s.ttlArg, s.capArg, st, strconv.Itoa(max(c.Attempts, 0))
-		keys, args := s.appendHashes(c, now, make([]string, 0, 1), args)
-		return s.settle.EvalSha(ctx, p, keys, args...)
-	})
+	_, err := s.evalChunked(ctx, s.settle, len(claims), []any{s.ttlArg, s.capArg},
+		func(i int, keys []string, args []any) ([]string, []any) {
+			c := claims[i]
+			st := state
+			if st == "" {
+				st = outcomeCode[c.Outcome]
+			}
+			at, k := len(args), len(keys)
+			args = append(args, nil, dedupeField(c.MsgID, c.Token), st, strconv.Itoa(max(c.Attempts, 0)))
+			keys, args = s.appendHashes(c, now, keys, args)
+			args[at] = countArg(len(keys) - k)
+			return keys, args
+		})
 	return err
 }
 
@@ -185,6 +191,46 @@ func (s *Store) DedupeStates(ctx context.Context, claims []Claim) ([]DedupeState
 
 // Script arguments that are always the same: boxed once.
 var argZero, argOne any = "0", "1"
+
+// dedupeChunk is how many pushes one claim or settle script call takes on a single node or
+// behind Sentinel: one EVALSHA, one reply and one pass of the script's setup instead of 64,
+// for a call that holds Redis for about half a millisecond. Against Redis Cluster a call takes
+// one push, since every user's keys have a slot of their own.
+const dedupeChunk = 64
+
+// evalChunked runs sc over n pushes, s.chunk to a call, all calls in one pipeline (see
+// evalBatch). Every call's arguments start with head; add appends push i's keys and
+// arguments. Call c holds the pushes chunkRange(c, n).
+func (s *Store) evalChunked(ctx context.Context, sc *redis.Script, n int, head []any, add func(i int, keys []string, args []any) ([]string, []any)) ([]*redis.Cmd, error) {
+	return s.evalBatch(ctx, sc, (n+s.chunk-1)/s.chunk, func(p redis.Pipeliner, c int) *redis.Cmd {
+		lo, hi := s.chunkRange(c, n)
+		keys := make([]string, 0, 2*(hi-lo))
+		args := make([]any, len(head), len(head)+6*(hi-lo))
+		copy(args, head)
+		for i := lo; i < hi; i++ {
+			keys, args = add(i, keys, args)
+		}
+		return sc.EvalSha(ctx, p, keys, args...)
+	})
+}
+
+// chunkRange is the pushes [lo, hi) of call c of evalChunked over n.
+func (s *Store) chunkRange(c, n int) (lo, hi int) { return c * s.chunk, min(n, (c+1)*s.chunk) }
+
+// countArgs are the script arguments "0".."15", boxed once.
+var countArgs = func() (a [16]any) {
+	for i := range a {
+		a[i] = strconv.Itoa(i)
+	}
+	return a
+}()
+
+func countArg(n int) any {
+	if n < len(countArgs) {
+		return countArgs[n]
+	}
+	return strconv.Itoa(n)
+}
 
 // evalBatch queues n EVALSHA calls of sc in one pipeline and returns their commands. Calls
 // that failed with NOSCRIPT (script cache flushed, a new node) are retried once after loading

@@ -2,12 +2,16 @@ package presence_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"offpush/presence"
 )
@@ -220,4 +224,129 @@ func states(t *testing.T, s *presence.Store, claims ...presence.Claim) []presenc
 	st, err := s.DedupeStates(context.Background(), claims)
 	must(t, err)
 	return st
+}
+
+// TestClaimChunks: a batch of pushes claimed and settled together, many to a script call on a
+// single node, answers and records exactly what the same pushes do one call each. Two sets of
+// users with the same state take the same pushes, one set in batches, the other one by one;
+// the batch mixes new, ignoreBadge, sentAt-less, busy, done, dead-lettered and unknown-token
+// pushes of several users, more than one chunk of them.
+func TestClaimChunks(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	now := time.Now()
+	const users = 5
+	user := func(set, u int) string { return "s" + strconv.Itoa(set) + "u" + strconv.Itoa(u) }
+	token := func(set, u int) string { return fmt.Sprintf("%064x", 1000*set+u+1) }
+	claimOf := func(set, i int) presence.Claim {
+		u := i % users
+		c := presence.Claim{UserID: user(set, u), Token: token(set, u), MsgID: "m" + strconv.Itoa(i), SentAt: now}
+		switch i % 7 {
+		case 1:
+			c.IgnoreBadge = true
+		case 2:
+			c.SentAt = time.Time{}
+		case 3:
+			c.MsgID = "busy" + strconv.Itoa(u)
+		case 4:
+			c.MsgID = "done" + strconv.Itoa(u)
+		case 5:
+			c.MsgID = "dead" + strconv.Itoa(u)
+		case 6:
+			c.Token = token(set, users+u) // never registered
+		}
+		return c
+	}
+	for set := range 2 {
+		for u := range users {
+			must(t, e.store.SetToken(ctx, user(set, u), token(set, u), 2382))
+			must(t, e.store.Background(ctx, user(set, u), token(set, u), int64(u)))
+			pre := func(msg string) presence.Claim {
+				return presence.Claim{UserID: user(set, u), Token: token(set, u), MsgID: msg + strconv.Itoa(u), SentAt: now}
+			}
+			_, err := e.store.Claim(ctx, []presence.Claim{pre("busy"), pre("done"), pre("dead")})
+			must(t, err)
+			must(t, e.store.Done(ctx, []presence.Claim{pre("done")}))
+			must(t, e.store.Release(ctx, []presence.Claim{pre("dead")}))
+		}
+	}
+	const n = 150 // three calls of a single node's chunks
+	batch, alone := make([]presence.Claim, n), make([]presence.Claim, n)
+	for i := range n {
+		batch[i], alone[i] = claimOf(0, i), claimOf(1, i)
+	}
+	e.hook.reset()
+	calls := evalshaCalls(t, e)
+	got, err := e.store.Claim(ctx, batch)
+	must(t, err)
+	if pipes := e.hook.pipes.Load(); pipes != 1 {
+		t.Errorf("Claim of %d pushes: %d pipelines, want 1", n, pipes)
+	}
+	// A single node takes 64 pushes to a script call; Redis Cluster one.
+	if made, want := evalshaCalls(t, e)-calls, map[bool]int64{false: 3, true: n}[cluster != nil]; made != want {
+		t.Errorf("Claim of %d pushes: %d script calls, want %d", n, made, want)
+	}
+	for i := range n {
+		want, err := e.store.Claim(ctx, alone[i:i+1])
+		must(t, err)
+		if got[i] != want[0] {
+			t.Errorf("push %d (%s %s): claimed %+v in a batch, %+v alone", i, batch[i].UserID, batch[i].MsgID, got[i], want[0])
+		}
+	}
+	for i := range n { // settle every other push as sent, the rest as dead letters or dead tokens
+		switch i % 3 {
+		case 1:
+			batch[i].Outcome, alone[i].Outcome = presence.OutcomeTokenRemoved, presence.OutcomeTokenRemoved
+		}
+		batch[i].Attempts, alone[i].Attempts = i%4, i%4
+	}
+	must(t, e.store.Done(ctx, batch[:100]))
+	must(t, e.store.Release(ctx, batch[100:]))
+	for i := range n {
+		if i < 100 {
+			must(t, e.store.Done(ctx, alone[i:i+1]))
+		} else {
+			must(t, e.store.Release(ctx, alone[i:i+1]))
+		}
+	}
+	a, b := states(t, e.store, batch...), states(t, e.store, alone...)
+	for i := range n {
+		if a[i].Status != b[i].Status || a[i].Badge != b[i].Badge {
+			t.Errorf("push %d: settled %+v in a batch, %+v alone", i, a[i], b[i])
+		}
+	}
+	// The claims did what they say: new ones pending then done, the unknown token absent.
+	if got[0].State != presence.ClaimNew || got[3].State != presence.ClaimBusy || got[4].State != presence.ClaimDone ||
+		got[5].State != presence.ClaimNew || got[6].State != presence.ClaimGone {
+		t.Errorf("claims 0, 3, 4, 5, 6 = %+v, want new, busy, done, new (dead-lettered), gone", got[:7])
+	}
+}
+
+// evalshaCalls is the EVALSHA calls the Redis servers of e counted (INFO commandstats).
+func evalshaCalls(t *testing.T, e *env) int64 {
+	t.Helper()
+	ctx := context.Background()
+	count := func(info string) int64 {
+		_, rest, ok := strings.Cut(info, "cmdstat_evalsha:calls=")
+		if !ok {
+			return 0
+		}
+		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		must(t, err)
+		return n
+	}
+	cc, ok := e.rdb.(*redis.ClusterClient)
+	if !ok {
+		return count(e.rdb.Info(ctx, "commandstats").Val())
+	}
+	var mu sync.Mutex
+	var total int64
+	must(t, cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.Info(ctx, "commandstats").Result()
+		mu.Lock()
+		total += count(info)
+		mu.Unlock()
+		return err
+	}))
+	return total
 }

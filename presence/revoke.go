@@ -81,14 +81,14 @@ func (s *Store) RevokeDone(ctx context.Context, claims []Claim) error {
 		return nil
 	}
 	now := s.opts.Now()
-	_, err := s.evalBatch(ctx, s.settle, len(claims), func(p redis.Pipeliner, i int) *redis.Cmd {
-		c := claims[i]
-		keys, ends := s.revokeKeys(c, now)
-		args := make([]any, 5, 5+len(ends))
-		args[0], args[1], args[2], args[3], args[4] = dedupeField(c.MsgID, c.Token), s.ttlArg, s.capArg, "v", strconv.Itoa(max(c.Attempts, 0))
-		args = append(args, ends...)
-		return s.settle.EvalSha(ctx, p, keys, args...)
-	})
+	_, err := s.evalChunked(ctx, s.settle, len(claims), []any{s.ttlArg, s.capArg},
+		func(i int, keys []string, args []any) ([]string, []any) {
+			c := claims[i]
+			ks, ends := s.revokeKeys(c, now)
+			keys = append(keys, ks...)
+			args = append(args, countArg(len(ks)), dedupeField(c.MsgID, c.Token), "v", strconv.Itoa(max(c.Attempts, 0)))
+			return keys, append(args, ends...)
+		})
 	if err != nil {
 		return fmt.Errorf("revoke done %d pushes: %w", len(claims), err)
 	}

@@ -1,22 +1,26 @@
 package presence
 
 // Lua scripts. Each touches the keys of one user only (KEYS share the {userId} hash tag),
-// except releaseOwnerSrc, which touches the single token owner key.
+// except releaseOwnerSrc, which touches the single token owner key, and claimSrc and
+// settleSrc, which take several users' pushes in one call where Redis allows it (not Redis
+// Cluster, where each call holds one push).
 
-// dedupeLua is the part of claimSrc and settleSrc that finds a push's dedupe field and keeps
-// its hash alive. KEYS[o+1..] are the hashes the field may be in, the one a first write goes
-// to first; ARGV[a+1..] their bucket ends (unix ms). find returns the index of the hash that
-// has the field (1 if none has it) and the field's value (false if none). keep makes hash i
-// outlive max(its bucket end, now) by ttl ms, the bucket end capped at now + cap ms (a sentAt
-// far in the future must not keep it for years); it only ever extends the expiry.
+// dedupeLua is the part of the dedupe scripts that finds a push's dedupe field and keeps its
+// hash alive. KEYS[o+1..o+n] are the hashes the field may be in, the one a first write goes
+// to first; ARGV[a+1..a+n] their bucket ends (unix ms). findIn returns the index of the hash
+// that has the field (1 if none has it) and the field's value (false if none); find searches
+// KEYS[o+1..] to the last. keep makes hash i outlive max(its bucket end, now) by ttl ms, the
+// bucket end capped at now + cap ms (a sentAt far in the future must not keep it for years);
+// it only ever extends the expiry.
 const dedupeLua = `
-local function find(o, f)
-  for i = o + 1, #KEYS do
+local function findIn(o, n, f)
+  for i = o + 1, o + n do
     local v = redis.call('HGET', KEYS[i], f)
     if v then return i - o, v end
   end
   return 1, false
 end
+local function find(o, f) return findIn(o, #KEYS - o, f) end
 local function keep(o, a, i, now, ttl, cap)
   local k = KEYS[o + i]
   local at = math.min(math.max(tonumber(ARGV[a + i]), now), now + cap) + ttl
@@ -37,69 +41,95 @@ local function giveBack(u, t)
 end
 `
 
-// claimSrc claims one push of a message to a device. Its dedupe field is "p:<badge>:<claimed
-// at, unix ms of the Redis clock>" while pending: younger than the lease it is busy, older
-// it is handed over with its badge and a fresh claim time. Either write keeps the hash alive
-// DedupeTTL past the later of now and its bucket's end. A finished push ("s…" sent, "r…"
-// token removed) answers done; a dead-lettered one ("d…") is claimed as new, as if absent; a
-// recalled one ("v…", "w…") answers revoked. A pending claim a recall asked to stop ("P…")
-// is busy within its lease; after it (its worker died) it is never sent: it becomes "v" and
-// the badge its claim took is given back.
-// KEYS: user hash, dedupe hashes (see dedupeLua). ARGV: token, field, ignoreBadge "1"/"0",
-// dedupe TTL ms, lease ms, bucket cap ms, bucket ends.
-// Returns {state, badge} with the ClaimState values.
+// claimSrc claims pushes to devices, each as if alone; one call takes one push or, where
+// the keys of many users may meet in one script (not Redis Cluster), many. A push's dedupe
+// field is "p:<badge>:<claimed at, unix ms of the Redis clock>" while pending: younger than
+// the lease it is busy, older it is handed over with its badge and a fresh claim time. Either
+// write keeps the hash alive DedupeTTL past the later of now and its bucket's end. A finished
+// push ("s…" sent, "r…" token removed) answers done; a dead-lettered one ("d…") is claimed as
+// new, as if absent; a recalled one ("v…", "w…") answers revoked. A pending claim a recall
+// asked to stop ("P…") is busy within its lease; after it (its worker died) it is never sent:
+// it becomes "v" and the badge its claim took is given back.
+// ARGV: dedupe TTL ms, lease ms, bucket cap ms, then per push: n, token, field, ignoreBadge
+// "1"/"0", the n bucket ends. KEYS per push: the user hash, its n dedupe hashes (see
+// dedupeLua). Returns {state, badge, state, badge, …} with the ClaimState values, in order.
 const claimSrc = dedupeLua + `
-local f = ARGV[2]
-local i, v = find(1, f)
-local st = v and string.sub(v, 1, 1)
-if st == 's' or st == 'r' then return {3, -1} end
-if st == 'v' or st == 'w' then return {6, -1} end
-if st == 'd' then i, v = 1, false end
-if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[1]) == 0 then return {4, -1} end
+local ttl, lease, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = clock()
-local ttl, cap = tonumber(ARGV[4]), tonumber(ARGV[6])
-local b = -1
-if v then
-  local at
-  b, at = string.match(v, '^[pP]:(-?%d+):?(%d*)$')
-  b = tonumber(b) or -1
-  at = tonumber(at) or 0
-  if now - at < tonumber(ARGV[5]) then return {5, b} end
-  if st == 'P' then
-    -- recalled while its worker was gone: never deliver it now, give the badge back
-    if b >= 0 then giveBack(KEYS[1], ARGV[1]) end
-    redis.call('HSET', KEYS[1 + i], f, 'v:-1:' .. bucketSecs(KEYS[1 + i], now) .. ':0')
-    return {6, -1}
+-- claim: the push whose user hash is KEYS[o], dedupe hashes KEYS[o+1..o+n], ARGV from a+1.
+local function claim(o, a, n)
+  local t, f = ARGV[a + 2], ARGV[a + 3]
+  local i, v = findIn(o, n, f)
+  local st = v and string.sub(v, 1, 1)
+  if st == 's' or st == 'r' then return 3, -1 end
+  if st == 'v' or st == 'w' then return 6, -1 end
+  if st == 'd' then i, v = 1, false end
+  if redis.call('HEXISTS', KEYS[o], 'd:' .. t) == 0 then return 4, -1 end
+  local b = -1
+  if v then
+    local at
+    b, at = string.match(v, '^[pP]:(-?%d+):?(%d*)$')
+    b = tonumber(b) or -1
+    at = tonumber(at) or 0
+    if now - at < lease then return 5, b end
+    if st == 'P' then
+      -- recalled while its worker was gone: never deliver it now, give the badge back
+      if b >= 0 then giveBack(KEYS[o], t) end
+      redis.call('HSET', KEYS[o + i], f, 'v:-1:' .. bucketSecs(KEYS[o + i], now) .. ':0')
+      return 6, -1
+    end
+    redis.call('HSET', KEYS[o + i], f, 'p:' .. b .. ':' .. now)
+    keep(o, a + 4, i, now, ttl, cap)
+    return 2, b
   end
-  redis.call('HSET', KEYS[1 + i], f, 'p:' .. b .. ':' .. now)
-  keep(1, 6, i, now, ttl, cap)
-  return {2, b}
+  if ARGV[a + 4] ~= '1' then b = redis.call('HINCRBY', KEYS[o], 'b:' .. t, 1) end
+  redis.call('HSET', KEYS[o + 1], f, 'p:' .. b .. ':' .. now)
+  keep(o, a + 4, 1, now, ttl, cap)
+  return 1, b
 end
-if ARGV[3] ~= '1' then b = redis.call('HINCRBY', KEYS[1], 'b:' .. ARGV[1], 1) end
-redis.call('HSET', KEYS[2], f, 'p:' .. b .. ':' .. now)
-keep(1, 6, 1, now, ttl, cap)
-return {1, b}
+local out, k, a = {}, 0, 3
+while a < #ARGV do
+  local n = tonumber(ARGV[a + 1])
+  local st, b = claim(k + 1, a, n)
+  out[#out + 1] = st
+  out[#out + 1] = b
+  k, a = k + 1 + n, a + 4 + n
+end
+return out
 `
 
-// settleSrc records how one push ended: its dedupe field becomes "<S>:<badge>:<at>:<attempts>"
-// with S "s" (sent), "r" (token removed) or "d" (dead-lettered), badge that of the pending
-// claim (-1 when none or ignoreBadge), at the Redis clock in seconds after the start of the
-// field's bucket (the number in its key), attempts the APNs requests made. It is written in
-// the hash that has the field, or (expired, never claimed) in the first one, which is kept
-// alive as by claimSrc. A finished record ("s…", "r…") is never downgraded to "d", and a
-// recalled one ("v…", "w…") changes only to "v" (the replacement was sent).
-// KEYS: dedupe hashes. ARGV: field, dedupe TTL ms, bucket cap ms, S, attempts, bucket ends.
+// settleSrc records how pushes ended, each as if alone (one or many per call, as claimSrc):
+// a push's dedupe field becomes "<S>:<badge>:<at>:<attempts>" with S "s" (sent), "r" (token
+// removed), "d" (dead-lettered) or "v" (a recall's replacement sent), badge that of the
+// pending claim (-1 when none or ignoreBadge), at the Redis clock in seconds after the start
+// of the field's bucket (the number in its key), attempts the APNs requests made. It is
+// written in the hash that has the field, or (expired, never claimed) in the first one, which
+// is kept alive as by claimSrc. A finished record ("s…", "r…") is never downgraded to "d",
+// and a recalled one ("v…", "w…") changes only to "v" (the replacement was sent).
+// ARGV: dedupe TTL ms, bucket cap ms, then per push: n, field, S, attempts, the n bucket
+// ends. KEYS per push: its n dedupe hashes. Returns how many records it wrote.
 const settleSrc = dedupeLua + `
-local f = ARGV[1]
-local i, v = find(0, f)
-local st = v and string.sub(v, 1, 1)
-if ARGV[4] == 'd' and (st == 's' or st == 'r') then return 0 end
-if ARGV[4] ~= 'v' and (st == 'v' or st == 'w') then return 0 end
-local b = v and tonumber(string.match(v, '^[pPw]:(-?%d+)')) or -1
+local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = clock()
-redis.call('HSET', KEYS[i], f, ARGV[4] .. ':' .. b .. ':' .. bucketSecs(KEYS[i], now) .. ':' .. ARGV[5])
-keep(0, 5, i, now, tonumber(ARGV[2]), tonumber(ARGV[3]))
-return 1
+-- settle: the push whose dedupe hashes are KEYS[o+1..o+n], ARGV from a+1.
+local function settle(o, a, n)
+  local f, S = ARGV[a + 2], ARGV[a + 3]
+  local i, v = findIn(o, n, f)
+  local st = v and string.sub(v, 1, 1)
+  if S == 'd' and (st == 's' or st == 'r') then return 0 end
+  if S ~= 'v' and (st == 'v' or st == 'w') then return 0 end
+  local b = v and tonumber(string.match(v, '^[pPw]:(-?%d+)')) or -1
+  redis.call('HSET', KEYS[o + i], f, S .. ':' .. b .. ':' .. bucketSecs(KEYS[o + i], now) .. ':' .. ARGV[a + 4])
+  keep(o, a + 4, i, now, ttl, cap)
+  return 1
+end
+local done, k, a = 0, 0, 2
+while a < #ARGV do
+  local n = tonumber(ARGV[a + 1])
+  done = done + settle(k, a, n)
+  k, a = k + n, a + 4 + n
+end
+return done
 `
 
 // removeDeviceSrc removes a device with its foreground state and badge, and remembers the

@@ -91,6 +91,7 @@ type Store struct {
 
 	bucketMs     int64 // DedupeBucket in milliseconds
 	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
+	chunk        int   // pushes per claim or settle script call: dedupeChunk, 1 on Redis Cluster
 
 	claim         *redis.Script
 	settle        *redis.Script
@@ -104,7 +105,12 @@ type Store struct {
 // New returns a Store using rdb (a single node, Sentinel or Cluster client).
 func New(rdb redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
+	chunk := dedupeChunk
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		chunk = 1
+	}
 	return &Store{
+		chunk:         chunk,
 		rdb:           rdb,
 		opts:          opts,
 		ttlArg:        strconv.FormatInt(opts.DedupeTTL.Milliseconds(), 10),
