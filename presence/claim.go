@@ -193,9 +193,10 @@ func (s *Store) DedupeStates(ctx context.Context, claims []Claim) ([]DedupeState
 var argZero, argOne any = "0", "1"
 
 // dedupeChunk is how many pushes one claim or settle script call takes on a single node or
-// behind Sentinel: one EVALSHA, one reply and one pass of the script's setup instead of 64,
-// for a call that holds Redis for about half a millisecond. Against Redis Cluster a call takes
-// one push, since every user's keys have a slot of their own.
+// behind Sentinel (a *redis.Client): one EVALSHA, one reply and one pass of the script's
+// setup instead of 64, for a call that holds Redis for about half a millisecond. Against Redis
+// Cluster (or any client that spreads keys over nodes) a call takes one push, since every
+// user's keys have a slot of their own.
 const dedupeChunk = 64
 
 // evalChunked runs sc over n pushes, s.chunk to a call, all calls in one pipeline (see

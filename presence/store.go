@@ -91,7 +91,7 @@ type Store struct {
 
 	bucketMs     int64 // DedupeBucket in milliseconds
 	zeroBucketMs int64 // the bucket of claims without SentAt, in milliseconds
-	chunk        int   // pushes per claim or settle script call: dedupeChunk, 1 on Redis Cluster
+	chunk        int   // pushes per claim or settle script call: dedupeChunk on one node, else 1
 
 	claim         *redis.Script
 	settle        *redis.Script
@@ -105,9 +105,9 @@ type Store struct {
 // New returns a Store using rdb (a single node, Sentinel or Cluster client).
 func New(rdb redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
-	chunk := dedupeChunk
-	if _, ok := rdb.(*redis.ClusterClient); ok {
-		chunk = 1
+	chunk := 1 // Cluster, Ring: every user's keys may live on a node of their own
+	if _, ok := rdb.(*redis.Client); ok {
+		chunk = dedupeChunk // a single node, or Sentinel's master
 	}
 	return &Store{
 		chunk:         chunk,
