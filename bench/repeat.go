@@ -52,62 +52,54 @@ func medianResult(runs []*Result) *Result {
 	}
 	medianFields(reflect.ValueOf(&out).Elem(), vals)
 	out.Params = runs[0].Params
-	out.LoadAvgStart, out.LoadAvgEnd = runs[0].LoadAvgStart, runs[len(runs)-1].LoadAvgEnd
-	if out.BigGroups != nil {
-		bg := *out.BigGroups // not shared with runs[0]
-		out.BigGroups = &bg
-		bgs := make([]reflect.Value, 0, len(runs))
-		for _, r := range runs {
-			if r.BigGroups == nil {
-				return &out
-			}
-			bgs = append(bgs, reflect.ValueOf(r.BigGroups).Elem())
-		}
-		medianFields(reflect.ValueOf(out.BigGroups).Elem(), bgs)
-	}
+	out.LoadAvgEnd = runs[len(runs)-1].LoadAvgEnd
 	return &out
 }
 
 // medianFields sets every numeric field of dst (a struct) to the median of that field in
-// srcs, recursing into struct fields.
+// srcs, recursing into struct fields and into pointers to structs that every src has (a
+// copy, so that dst shares nothing with srcs).
 func medianFields(dst reflect.Value, srcs []reflect.Value) {
 	for i := range dst.NumField() {
 		f := dst.Field(i)
 		if !f.CanSet() {
 			continue
 		}
+		sub := make([]reflect.Value, len(srcs))
+		for j, s := range srcs {
+			sub[j] = s.Field(i)
+		}
 		switch f.Kind() {
 		case reflect.Struct:
-			sub := make([]reflect.Value, len(srcs))
-			for j, s := range srcs {
-				sub[j] = s.Field(i)
-			}
 			medianFields(f, sub)
+		case reflect.Pointer:
+			if f.Type().Elem().Kind() != reflect.Struct || slices.ContainsFunc(sub, reflect.Value.IsNil) {
+				continue
+			}
+			c := reflect.New(f.Type().Elem())
+			c.Elem().Set(f.Elem())
+			for j := range sub {
+				sub[j] = sub[j].Elem()
+			}
+			medianFields(c.Elem(), sub)
+			f.Set(c)
 		case reflect.Float64:
-			xs := make([]float64, len(srcs))
-			for j, s := range srcs {
-				xs[j] = s.Field(i).Float()
-			}
-			f.SetFloat(median(xs))
+			f.SetFloat(median(sub, reflect.Value.Float))
 		case reflect.Int, reflect.Int64:
-			xs := make([]float64, len(srcs))
-			for j, s := range srcs {
-				xs[j] = float64(s.Field(i).Int())
-			}
-			f.SetInt(int64(median(xs)))
+			f.SetInt(int64(median(sub, func(v reflect.Value) float64 { return float64(v.Int()) })))
 		case reflect.Uint64:
-			xs := make([]float64, len(srcs))
-			for j, s := range srcs {
-				xs[j] = float64(s.Field(i).Uint())
-			}
-			f.SetUint(uint64(median(xs)))
+			f.SetUint(uint64(median(sub, func(v reflect.Value) float64 { return float64(v.Uint()) })))
 		}
 	}
 }
 
-// median is the middle value of xs, or the mean of the two middle ones.
-func median(xs []float64) float64 {
-	s := slices.Sorted(slices.Values(xs))
+// median is the middle value of num over vs, or the mean of the two middle ones.
+func median(vs []reflect.Value, num func(reflect.Value) float64) float64 {
+	s := make([]float64, len(vs))
+	for i, v := range vs {
+		s[i] = num(v)
+	}
+	slices.Sort(s)
 	n := len(s)
 	if n%2 == 1 {
 		return s[n/2]
