@@ -220,7 +220,7 @@ func (p *Pool) Send(ctx context.Context, busiID int, n *Request, lane Lane) Resu
 		return Result{Class: Retry, Err: fmt.Errorf("wait for an in-flight slot: %w", err)}
 	}
 	defer s.slots.Release(lane)
-	return s.push(ctx, n)
+	return s.push(ctx, n, lane)
 }
 
 // Close closes the idle connections of every certificate. Sends in flight finish.
