@@ -67,7 +67,7 @@ func (p *Pipeline) fanOutMembers(ctx context.Context, j *job, m *event.Message, 
 	}
 	if !page.More && lane == apns.Fast {
 		users := withoutSender(page.UserIDs, m.Sender.UserID)
-		p.metrics.recipients.Add(ctx, int64(len(users)))
+		p.metrics.recipients.Add(int64(len(users)))
 		return p.processSmall(ctx, j, m, prep, users)
 	}
 	var wg sync.WaitGroup
@@ -75,7 +75,7 @@ func (p *Pipeline) fanOutMembers(ctx context.Context, j *job, m *event.Message, 
 	window := make(chan struct{}, p.opts.FanoutWindow)
 	for !failed.Load() {
 		if users := withoutSender(page.UserIDs, m.Sender.UserID); len(users) > 0 {
-			p.metrics.recipients.Add(ctx, int64(len(users)))
+			p.metrics.recipients.Add(int64(len(users)))
 			if !p.startBatch(ctx, &wg, &failed, window, j, m, prep, users, lane) {
 				failed.Store(true)
 				break

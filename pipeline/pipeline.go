@@ -327,7 +327,7 @@ func (p *Pipeline) fetchLoop(ctx context.Context, r *kafka.Reader) error {
 		}
 		p.setJoined()
 		j := &job{msg: m, ticket: p.offsets.track(m.Topic, m.Partition, m.Offset)}
-		p.metrics.eventsConsumed.Add(ctx, 1)
+		p.metrics.eventsConsumed.Add(1)
 		p.metrics.fetched(m)
 		if !p.sched.admit(ctx, j) {
 			return nil // not admitted: it stays unfinished and uncommitted

@@ -40,7 +40,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) {
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("offpush.message.id", m.ID), attribute.Int("offpush.recipients", len(m.Recipients)))
 	}
-	p.metrics.recipients.Add(ctx, int64(len(m.Recipients)))
+	p.metrics.recipients.Add(int64(len(m.Recipients)))
 	ro := p.opts.Texts
 	ro.Expiry = p.opts.Expiry
 	prep := render.Prepare(m, ro)
