@@ -105,6 +105,7 @@ type merger[T, R any] struct {
 	runners int
 	wg      sync.WaitGroup
 
+	pool     sync.Pool    // *mergeCall[T, R], reused once their caller has read the answer
 	nFailing atomic.Int64 // len(failing): calls skip the lock while nobody fails
 	mu       sync.Mutex
 	failing  map[string]time.Time // users of calls that failed on their own, until when
@@ -116,7 +117,7 @@ type mergeCall[T, R any] struct {
 	in   []T
 	out  []R
 	err  error
-	done chan struct{}
+	done chan struct{} // capacity 1: answered sends once, the caller receives once
 }
 
 func newMerger[T, R any](do func(context.Context, []T) ([]R, error), key func(T) string, runners int) *merger[T, R] {
@@ -141,19 +142,29 @@ func (m *merger[T, R]) call(ctx context.Context, in []T) ([]R, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	c := &mergeCall[T, R]{ctx: ctx, in: in, done: make(chan struct{})}
+	c, _ := m.pool.Get().(*mergeCall[T, R])
+	if c == nil {
+		c = &mergeCall[T, R]{done: make(chan struct{}, 1)}
+	}
+	c.ctx, c.in = ctx, in
 	if m.anyFailing(in) {
 		m.alone(c)
-		return c.out, c.err
+	} else {
+		select {
+		case m.calls <- c:
+			<-c.done
+		case <-ctx.Done():
+			c.err = ctx.Err()
+		}
 	}
-	select {
-	case m.calls <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	<-c.done
-	return c.out, c.err
+	out, err := c.out, c.err
+	*c = mergeCall[T, R]{done: c.done}
+	m.pool.Put(c)
+	return out, err
 }
+
+// answered tells c's caller that c.out and c.err are set; c is not touched after it.
+func answered[T, R any](c *mergeCall[T, R]) { c.done <- struct{}{} }
 
 // run takes a call and every call already queued behind it, up to mergeMax items, and makes
 // them one call of do.
@@ -185,7 +196,7 @@ func (m *merger[T, R]) run() {
 func (m *merger[T, R]) runBatch(batch []*mergeCall[T, R], n int) {
 	if len(batch) == 1 {
 		m.alone(batch[0])
-		close(batch[0].done)
+		answered(batch[0])
 		return
 	}
 	in := make([]T, 0, n)
@@ -196,14 +207,14 @@ func (m *merger[T, R]) runBatch(batch []*mergeCall[T, R], n int) {
 	if err == nil && len(out) == n {
 		for _, c := range batch {
 			c.out, out = out[:len(c.in):len(c.in)], out[len(c.in):]
-			close(c.done)
+			answered(c)
 		}
 		return
 	}
 	for _, c := range batch {
 		m.wg.Go(func() {
 			m.alone(c)
-			close(c.done)
+			answered(c)
 		})
 	}
 }

@@ -215,3 +215,21 @@ func TestMergerRunners(t *testing.T) {
 		}
 	}
 }
+
+// TestMergerCallAllocs: a call's state (its record and answer channel) is reused, so a call
+// allocates nothing of its own.
+func TestMergerCallAllocs(t *testing.T) {
+	out := []string{"x"}
+	m := newMerger(func(_ context.Context, in []int) ([]string, error) { return out[:len(in)], nil }, strconv.Itoa, 1)
+	m.start()
+	defer m.stop()
+	in := []int{1}
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(1000, func() {
+		if got, err := m.call(ctx, in); err != nil || len(got) != 1 {
+			t.Fatalf("call: %v %v", got, err)
+		}
+	}); n > 0.1 {
+		t.Errorf("%.2f allocations per call, want 0", n)
+	}
+}
