@@ -77,8 +77,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		sm, err = newSum(m, name, desc, unit)
 		return sm
 	}
-	mt.eventsConsumed = s("offpush.events.consumed", "Message events fetched from Kafka.", "{event}").series(*attribute.EmptySet())
-	mt.recipients = s("offpush.recipients", "Recipients fanned out from events.", "{recipient}").series(*attribute.EmptySet())
+	events := s("offpush.events.consumed", "Message events fetched from Kafka.", "{event}")
+	recipients := s("offpush.recipients", "Recipients fanned out from events.", "{recipient}")
 	mt.pushes = s("offpush.pushes", "Pushes by outcome (sent, skipped, token_removed, dead_letter) and reason.", "{push}")
 	mt.retries = c("offpush.apns.retries", "APNs requests retried.", "{request}")
 	mt.dlqRecords = c("offpush.dlq.records", "Records written to the dead-letter topic, by reason.", "{record}")
@@ -88,6 +88,8 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	mt.eventsConsumed = events.series(*attribute.EmptySet())
+	mt.recipients = recipients.series(*attribute.EmptySet())
 	if _, err = m.Int64ObservableUpDownCounter("offpush.apns.in_flight", metric.WithDescription("APNs sends in flight."),
 		metric.WithUnit("{request}"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(mt.inFlight.Load())
