@@ -358,8 +358,9 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// pipelineCounter finds the counters pipeline/metrics.go creates: c("offpush.name", …).
-var pipelineCounter = regexp.MustCompile(`\bc\("(offpush\.[a-z_.]+)"`)
+// pipelineCounter finds the counters pipeline/metrics.go creates: c("offpush.name", …) for a
+// synchronous counter, s("offpush.name", …) for an observable sum.
+var pipelineCounter = regexp.MustCompile(`\b[cs]\("(offpush\.[a-z_.]+)"`)
 
 // TestExportedMetricsMatchWorker checks exportedMetrics lists every counter the pipeline
 // creates, under its Prometheus name (dots to underscores, _total): a counter added to the
@@ -368,7 +369,7 @@ func TestExportedMetricsMatchWorker(t *testing.T) {
 	src := string(readFile(t, filepath.Join(root, "pipeline/metrics.go")))
 	found := pipelineCounter.FindAllStringSubmatch(src, -1)
 	if len(found) < 8 {
-		t.Fatalf("pipeline/metrics.go: found %d counters, want the 8 or more it creates: has the c(…) helper changed?", len(found))
+		t.Fatalf("pipeline/metrics.go: found %d counters, want the 8 or more it creates: have the c(…) and s(…) helpers changed?", len(found))
 	}
 	for _, m := range found {
 		name := strings.ReplaceAll(m[1], ".", "_") + "_total"
