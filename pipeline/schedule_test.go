@@ -183,3 +183,37 @@ func TestSchedulerNoKey(t *testing.T) {
 	g.open(b)
 	s.wait()
 }
+
+// TestSchedulerRefill: once the budget was found spent, admission resumes only when a
+// sixteenth of it is free, not at the first finished event.
+func TestSchedulerRefill(t *testing.T) {
+	g := newGate()
+	s := newScheduler(32, 1<<20, newGoPool(), g.run, func() bool { return false })
+	for i := range 32 {
+		admitNow(t, s, keyed(fmt.Sprint("k", i), int64(i), 1))
+		g.next(t)
+	}
+	done := make(chan bool)
+	go func() { done <- s.admit(context.Background(), keyed("late", 100, 1)) }()
+	g.none(t)
+	g.open("k0/0") // 31 in flight: more than 32 - 32/16
+	g.none(t)
+	select {
+	case <-done:
+		t.Fatal("admitted at the first finished event, want a refill of 2")
+	default:
+	}
+	g.open("k1/1") // 30 in flight: a sixteenth free
+	if !<-done || g.next(t) != "late/100" {
+		t.Fatal("not admitted once a sixteenth of the budget was free")
+	}
+	for i := 2; i < 32; i++ {
+		g.open(fmt.Sprintf("k%d/%d", i, i))
+	}
+	g.open("late/100")
+	s.wait()
+	admitNow(t, s, keyed("after", 101, 1)) // an idle budget admits at once
+	g.next(t)
+	g.open("after/101")
+	s.wait()
+}
