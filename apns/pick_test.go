@@ -99,6 +99,8 @@ func TestFastLaneConnection(t *testing.T) {
 			fastFrom = ""
 			release = make(chan struct{})
 			mu.Unlock()
+			releaseAll := sync.OnceFunc(func() { mu.Lock(); close(release); mu.Unlock() })
+			defer releaseAll() // a failed wait must not leave handlers blocked for srv.Close
 			var wg sync.WaitGroup
 			for range bulk {
 				wg.Go(func() {
@@ -121,9 +123,7 @@ func TestFastLaneConnection(t *testing.T) {
 			if r := p.Send(context.Background(), certID, fast, Fast); r.Class != Sent {
 				t.Errorf("fast push: %+v", r)
 			}
-			mu.Lock()
-			close(release)
-			mu.Unlock()
+			releaseAll()
 			wg.Wait()
 			mu.Lock()
 			defer mu.Unlock()
