@@ -2,6 +2,7 @@ package apns
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ func TestStreamLimitsAndGrowth(t *testing.T) {
 	var cur, peak atomic.Int32
 	var mu sync.Mutex
 	remotes := map[string]bool{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, roots, tlsCert := streamServer(t, streams, func(w http.ResponseWriter, r *http.Request) {
 		n := cur.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
@@ -31,19 +32,9 @@ func TestStreamLimitsAndGrowth(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		cur.Add(-1)
 		w.Header().Set("apns-id", "00000000-0000-0000-0000-000000000001")
-	}))
-	srv.EnableHTTP2 = true
-	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: streams}
-	srv.StartTLS()
-	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	tlsCert, err := apnssim.ClientCertificate(certTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	p, err := NewPool([]Certificate{{ID: certID, Topic: certTopic, TLS: &tlsCert}},
-		Options{Host: srv.URL, RootCAs: roots, Transport: TransportH2, Connections: 1, MaxConnections: maxConns, InFlight: 100})
+		Options{Host: url, RootCAs: roots, Transport: TransportH2, Connections: 1, MaxConnections: maxConns, InFlight: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,4 +68,23 @@ func TestStreamLimitsAndGrowth(t *testing.T) {
 	if len(remotes) != maxConns {
 		t.Errorf("server saw %d connections, want %d", len(remotes), maxConns)
 	}
+}
+
+// streamServer starts an HTTP/2 TLS server (Go's, not the simulator) allowing streams
+// concurrent streams per connection, closed when the test ends. It returns its URL, a pool
+// trusting it, and a client certificate for certTopic.
+func streamServer(t *testing.T, streams int, h http.HandlerFunc) (string, *x509.CertPool, tls.Certificate) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: streams}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	cert, err := apnssim.ClientCertificate(certTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, roots, cert
 }

@@ -2,14 +2,10 @@ package apns
 
 import (
 	"context"
-	"crypto/x509"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
-
-	"offpush/apnssim"
 )
 
 // TestPick: Bulk requests keep off the first connection while another has a free stream;
@@ -62,7 +58,7 @@ func TestFastLaneConnection(t *testing.T) {
 	var mu sync.Mutex
 	arrived := map[string]int{} // remote address → Bulk requests waiting on it
 	var fastFrom string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, roots, tlsCert := streamServer(t, 10, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("apns-collapse-id") == "fast" {
 			mu.Lock()
 			fastFrom = r.RemoteAddr
@@ -75,21 +71,11 @@ func TestFastLaneConnection(t *testing.T) {
 			<-wait
 		}
 		w.Header().Set("apns-id", "00000000-0000-0000-0000-000000000001")
-	}))
-	srv.EnableHTTP2 = true
-	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 10}
-	srv.StartTLS()
-	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	tlsCert, err := apnssim.ClientCertificate(certTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	for _, transport := range []string{TransportH2, TransportNetHTTP} {
 		t.Run(transport, func(t *testing.T) {
 			p, err := NewPool([]Certificate{{ID: certID, Topic: certTopic, TLS: &tlsCert}},
-				Options{Host: srv.URL, RootCAs: roots, Transport: transport, Connections: 2, MaxConnections: 2, InFlight: 20})
+				Options{Host: url, RootCAs: roots, Transport: transport, Connections: 2, MaxConnections: 2, InFlight: 20})
 			if err != nil {
 				t.Fatal(err)
 			}
